@@ -1,0 +1,1 @@
+"""Session store for wsgisession (work in progress)."""

@@ -1,0 +1,33 @@
+"""The store contract suite against the stores shipped in the core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wsgisession.memory import MemoryStore
+from wsgisession.sqlite import SQLiteStore
+from wsgisession.testing import StoreContract, StoreFactory
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        shared = MemoryStore()
+
+        def make(prefix: str) -> MemoryStore:
+            # One dict behind every prefix, as a server would be.
+            store = MemoryStore(prefix=prefix)
+            store._records = shared._records
+            store._lock = shared._lock
+            return store
+
+        return make
+
+
+class TestSQLiteStore(StoreContract):
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path) -> StoreFactory:
+        path = str(tmp_path / "sessions.db")
+        return lambda prefix: SQLiteStore(path, prefix=prefix)

@@ -1,0 +1,316 @@
+"""Test helpers for store authors: the store contract suite and a call-counting store.
+
+Run the contract against a new store by subclassing :class:`StoreContract` in a
+pytest module and providing a ``store_factory`` fixture that builds a store on a
+real server for a given key prefix::
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store_factory(self):
+            return lambda prefix: MyStore("127.0.0.1:9999", prefix=prefix)
+
+Importing this module imports pytest; nothing else in wsgisession does.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from .store import Clearable, Countable, Prunable, Record, SessionStore, VersionConflict
+
+__all__ = ["CountingStore", "StoreContract", "StoreFactory", "require_server"]
+
+StoreFactory = Callable[[str], SessionStore]
+"""Builds a store over the shared test server whose keys all start with a prefix."""
+
+DAY = 86_400
+
+
+class CountingStore:
+    """Wraps a store and counts the calls that reach it, one per round trip.
+
+    ``calls`` is a :class:`collections.Counter` by method name; ``total`` sums it.
+    """
+
+    def __init__(self, inner: SessionStore) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        """Round trips made so far."""
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        """Forget the calls counted so far."""
+        self.calls.clear()
+
+    def load(self, key: str) -> Record | None:
+        """Count, then load."""
+        self.calls["load"] += 1
+        return self.inner.load(key)
+
+    def save(self, key: str, data: bytes, ttl: int, version: int | None = None) -> int:
+        """Count, then save."""
+        self.calls["save"] += 1
+        return self.inner.save(key, data, ttl, version)
+
+    def touch(self, key: str, ttl: int) -> bool:
+        """Count, then touch."""
+        self.calls["touch"] += 1
+        return self.inner.touch(key, ttl)
+
+    def delete(self, key: str) -> None:
+        """Count, then delete."""
+        self.calls["delete"] += 1
+        self.inner.delete(key)
+
+    def close(self) -> None:
+        """Close the wrapped store (not counted)."""
+        self.inner.close()
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+class StoreContract:
+    """The behaviour every :class:`~wsgisession.store.SessionStore` must show.
+
+    Subclasses provide the ``store_factory`` fixture; each test gets stores on a
+    prefix of its own, so tests never see each other's records.
+    """
+
+    @pytest.fixture
+    def prefix(self) -> str:
+        """A prefix no other test uses."""
+        return f"t{uuid.uuid4().hex[:12]}:"
+
+    @pytest.fixture
+    def store(self, store_factory: StoreFactory, prefix: str) -> Iterator[SessionStore]:
+        """A store on this test's prefix, closed afterwards."""
+        store = store_factory(prefix)
+        yield store
+        store.close()
+
+    def test_load_missing_is_none(self, store: SessionStore) -> None:
+        assert store.load(_key()) is None
+
+    def test_create_then_load(self, store: SessionStore) -> None:
+        key = _key()
+        before = time.time()
+        version = store.save(key, b"\x00payload\xff", 60)
+        record = store.load(key)
+        assert record is not None
+        assert record.data == b"\x00payload\xff"
+        assert record.version == version
+        assert before + 58 <= record.expires_at <= time.time() + 61
+
+    def test_create_conflicts_with_live_record(self, store: SessionStore) -> None:
+        key = _key()
+        store.save(key, b"first", 60)
+        with pytest.raises(VersionConflict):
+            store.save(key, b"second", 60)
+        assert _data(store, key) == b"first"
+
+    def test_conditional_save_replaces(self, store: SessionStore) -> None:
+        key = _key()
+        v1 = store.save(key, b"one", 60)
+        v2 = store.save(key, b"two", 60, version=v1)
+        assert v2 != v1
+        record = store.load(key)
+        assert record is not None and record.data == b"two" and record.version == v2
+
+    def test_stale_version_conflicts(self, store: SessionStore) -> None:
+        key = _key()
+        v1 = store.save(key, b"one", 60)
+        store.save(key, b"two", 60, version=v1)
+        with pytest.raises(VersionConflict):
+            store.save(key, b"stale", 60, version=v1)
+        assert _data(store, key) == b"two"
+
+    def test_save_after_delete_conflicts_and_does_not_recreate(self, store: SessionStore) -> None:
+        key = _key()
+        v1 = store.save(key, b"one", 60)
+        store.delete(key)
+        with pytest.raises(VersionConflict):
+            store.save(key, b"ghost", 60, version=v1)
+        assert store.load(key) is None
+
+    def test_conditional_save_of_missing_key_conflicts(self, store: SessionStore) -> None:
+        with pytest.raises(VersionConflict):
+            store.save(_key(), b"x", 60, version=12345)
+
+    def test_versions_are_not_reused_after_recreate(self, store: SessionStore) -> None:
+        key = _key()
+        v1 = store.save(key, b"one", 60)
+        store.delete(key)
+        v2 = store.save(key, b"two", 60)
+        assert v2 != v1
+        with pytest.raises(VersionConflict):
+            store.save(key, b"stale", 60, version=v1)
+
+    def test_touch_moves_expiry_only(self, store: SessionStore) -> None:
+        key = _key()
+        version = store.save(key, b"data", 10)
+        assert store.touch(key, 3 * DAY)
+        record = store.load(key)
+        assert record is not None
+        assert record.data == b"data" and record.version == version
+        assert record.expires_at >= time.time() + 3 * DAY - 5
+        # The version is unchanged, so a request that loaded before the touch may still save.
+        store.save(key, b"after", 60, version=version)
+
+    def test_touch_missing_is_false(self, store: SessionStore) -> None:
+        assert store.touch(_key(), 60) is False
+
+    def test_expired_record_is_gone(self, store: SessionStore) -> None:
+        key, other = _key(), _key()
+        version = store.save(key, b"short", 1)
+        store.save(other, b"short", 1)
+        time.sleep(1.2)
+        assert store.load(key) is None
+        assert store.touch(other, 60) is False
+        with pytest.raises(VersionConflict):
+            store.save(key, b"late", 60, version=version)
+        store.save(key, b"fresh", 60)
+        assert _data(store, key) == b"fresh"
+
+    def test_long_ttl(self, store: SessionStore) -> None:
+        key = _key()
+        store.save(key, b"remember me", 60 * DAY)
+        record = store.load(key)
+        assert record is not None
+        assert abs(record.expires_at - (time.time() + 60 * DAY)) < 5
+
+    def test_delete(self, store: SessionStore) -> None:
+        key = _key()
+        store.save(key, b"x", 60)
+        store.delete(key)
+        assert store.load(key) is None
+        store.delete(key)  # a missing record is not an error
+
+    def test_large_binary_payload(self, store: SessionStore) -> None:
+        key = _key()
+        payload = bytes(range(256)) * 256  # 64 KiB
+        store.save(key, payload, 60)
+        assert _data(store, key) == payload
+
+    def test_prefix_isolation(self, store_factory: StoreFactory, prefix: str) -> None:
+        a, b = store_factory(prefix + "a:"), store_factory(prefix + "b:")
+        try:
+            key = _key()
+            a.save(key, b"from a", 60)
+            assert b.load(key) is None
+            b.save(key, b"from b", 60)
+            assert _data(a, key) == b"from a"
+            if isinstance(a, Countable):
+                assert a.count() == 1
+            if isinstance(a, Clearable):
+                a.clear()
+                assert a.load(key) is None
+                assert _data(b, key) == b"from b"
+        finally:
+            a.close()
+            b.close()
+
+    def test_close_then_reuse(self, store: SessionStore) -> None:
+        key = _key()
+        store.save(key, b"x", 60)
+        store.close()
+        assert _data(store, key) == b"x"
+
+    def test_concurrent_creates_one_wins(self, store: SessionStore) -> None:
+        key = _key()
+        wins: list[int] = []
+
+        def create(n: int) -> None:
+            try:
+                store.save(key, str(n).encode(), 60)
+                wins.append(n)
+            except VersionConflict:
+                pass
+
+        _in_threads(8, create)
+        assert len(wins) == 1
+        assert _data(store, key) == str(wins[0]).encode()
+
+    def test_threads_conditional_increments_lose_nothing(self, store: SessionStore) -> None:
+        key = _key()
+        store.save(key, b"0", 60)
+        conflicts: list[int] = []
+
+        def increment(_: int) -> None:
+            for _ in range(25):
+                while True:
+                    record = store.load(key)
+                    assert record is not None
+                    try:
+                        store.save(key, str(int(record.data) + 1).encode(), 60, record.version)
+                        break
+                    except VersionConflict:
+                        conflicts.append(1)
+
+        _in_threads(8, increment)
+        assert _data(store, key) == b"200"
+
+    def test_prune_drops_only_expired(self, store: SessionStore) -> None:
+        if not isinstance(store, Prunable):
+            pytest.skip("store has no prune()")
+        live, dead = _key(), _key()
+        store.save(live, b"live", 60)
+        store.save(dead, b"dead", 1)
+        time.sleep(1.2)
+        assert store.prune() >= 1
+        assert _data(store, live) == b"live"
+        assert store.load(dead) is None
+
+    def test_count_and_clear(self, store: SessionStore) -> None:
+        if not isinstance(store, Countable) or not isinstance(store, Clearable):
+            pytest.skip("store has no count() and clear()")
+        for _ in range(3):
+            store.save(_key(), b"x", 60)
+        assert store.count() == 3
+        store.clear()
+        assert store.count() == 0
+
+
+def _data(store: SessionStore, key: str) -> bytes:
+    record = store.load(key)
+    assert record is not None, f"no record under {key}"
+    return record.data
+
+
+def _in_threads(n: int, target: Callable[[int], None]) -> None:
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            target(i)
+        except BaseException as exc:  # collected and re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def require_server(what: str, reason: str) -> None:
+    """Skip the calling test because ``what`` is unreachable (``reason`` says why),
+    or fail it when ``WSGISESSION_REQUIRE_SERVERS=1`` says every server must be there.
+    """
+    message = f"{what} is not available: {reason}"
+    if os.environ.get("WSGISESSION_REQUIRE_SERVERS") == "1":
+        pytest.fail(message + " (WSGISESSION_REQUIRE_SERVERS=1)")
+    pytest.skip(message)
