@@ -8,7 +8,7 @@ import pytest
 
 from wsgisession.memory import MemoryStore
 from wsgisession.sqlite import SQLiteStore
-from wsgisession.testing import StoreContract, StoreFactory
+from wsgisession.testing import RoundTripContract, StoreContract, StoreFactory
 
 
 class TestMemoryStore(StoreContract):
@@ -27,6 +27,19 @@ class TestMemoryStore(StoreContract):
 
 
 class TestSQLiteStore(StoreContract):
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path) -> StoreFactory:
+        path = str(tmp_path / "sessions.db")
+        return lambda prefix: SQLiteStore(path, prefix=prefix)
+
+
+class TestMemoryRoundTrips(RoundTripContract):
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        return lambda prefix: MemoryStore(prefix=prefix)
+
+
+class TestSQLiteRoundTrips(RoundTripContract):
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> StoreFactory:
         path = str(tmp_path / "sessions.db")

@@ -20,12 +20,23 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 
+from .ids import store_key
 from .store import Clearable, Countable, Prunable, Record, SessionStore, VersionConflict
 
-__all__ = ["CountingStore", "StoreContract", "StoreFactory", "require_server"]
+__all__ = [
+    "CountingStore",
+    "RoundTripContract",
+    "StoreContract",
+    "StoreFactory",
+    "call",
+    "require_server",
+    "session_cookie",
+]
 
 StoreFactory = Callable[[str], SessionStore]
 """Builds a store over the shared test server whose keys all start with a prefix."""
@@ -314,3 +325,135 @@ def require_server(what: str, reason: str) -> None:
     if os.environ.get("WSGISESSION_REQUIRE_SERVERS") == "1":
         pytest.fail(message + " (WSGISESSION_REQUIRE_SERVERS=1)")
     pytest.skip(message)
+
+
+def call(app: Any, path: str, cookie: str | None = None, scheme: str = "http") -> tuple[str, list[tuple[str, str]], bytes]:
+    """Call a WSGI ``app`` directly with a GET of ``path``; return status, headers, body."""
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    environ["PATH_INFO"], environ["wsgi.url_scheme"] = path, scheme
+    if cookie is not None:
+        environ["HTTP_COOKIE"] = cookie
+    captured: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        captured[:] = [status, headers]
+        return lambda chunk: None
+
+    body_iter = app(environ, start_response)
+    try:
+        body = b"".join(body_iter)
+    finally:
+        close = getattr(body_iter, "close", None)
+        if close is not None:
+            close()
+    return captured[0], captured[1], body
+
+
+def session_cookie(headers: list[tuple[str, str]], name: str = "session") -> str | None:
+    """The ``name=value`` pair a response sets for cookie ``name``, if any."""
+    for header, value in headers:
+        if header.lower() == "set-cookie" and value.startswith(name + "="):
+            return value.split(";", 1)[0]
+    return None
+
+
+def _round_trip_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    session = environ["wsgisession"]
+    action = environ["PATH_INFO"].strip("/")
+    if action == "read":
+        session.get("n")
+    elif action == "write":
+        session["n"] = session.get("n", 0) + 1
+    elif action == "destroy":
+        session.destroy()
+    elif action == "read-destroy":
+        session.get("n")
+        session.destroy()
+    elif action == "regenerate":
+        session.regenerate()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+class RoundTripContract:
+    """DESIGN.md's table of store round trips per request, counted on a real store.
+
+    Subclasses provide the same ``store_factory`` fixture as for :class:`StoreContract`.
+    """
+
+    @pytest.fixture
+    def counted(self, store_factory: StoreFactory) -> Iterator[CountingStore]:
+        """The store under test, wrapped to count its calls, on a prefix of its own."""
+        store = CountingStore(store_factory(f"rt{uuid.uuid4().hex[:12]}:"))
+        yield store
+        store.close()
+
+    def _app(self, store: CountingStore, **options: Any) -> Any:
+        from .middleware import SessionMiddleware  # only the round-trip tests need it
+
+        return SessionMiddleware(_round_trip_app, secret="round-trip-secret-" + "x" * 32, store=store, **options)
+
+    def _existing(self, app: Any, store: CountingStore) -> str:
+        cookie = session_cookie(call(app, "/write")[1])
+        assert cookie is not None
+        store.reset()
+        return cookie
+
+    def test_untouched_costs_nothing(self, counted: CountingStore) -> None:
+        app = self._app(counted)
+        cookie = self._existing(app, counted)
+        for sent in (None, cookie, "session=garbage", cookie[:-3] + "AAA", "session=" + "x" * 5000):
+            call(app, "/", sent)
+        assert counted.total == 0
+
+    def test_bad_cookie_then_read_costs_nothing(self, counted: CountingStore) -> None:
+        app = self._app(counted)
+        cookie = self._existing(app, counted)
+        for sent in (None, "session=garbage", cookie[:-3] + "AAA", "session=\u00e9t\u00e9"):
+            call(app, "/read", sent)
+        assert counted.total == 0
+
+    def test_read_existing_is_one_load(self, counted: CountingStore) -> None:
+        app = self._app(counted)
+        cookie = self._existing(app, counted)
+        call(app, "/read", cookie)
+        assert counted.calls == {"load": 1}
+
+    def test_change_existing_is_load_and_save(self, counted: CountingStore) -> None:
+        app = self._app(counted)
+        cookie = self._existing(app, counted)
+        call(app, "/write", cookie)
+        assert counted.calls == {"load": 1, "save": 1}
+
+    def test_create_is_one_save(self, counted: CountingStore) -> None:
+        app = self._app(counted)
+        call(app, "/write")
+        assert counted.calls == {"save": 1}
+
+    def test_destroy_is_at_most_two(self, counted: CountingStore) -> None:
+        app = self._app(counted)
+        cookie = self._existing(app, counted)
+        call(app, "/destroy", cookie)
+        assert counted.calls == {"delete": 1}
+        cookie = self._existing(app, counted)
+        call(app, "/read-destroy", cookie)
+        assert counted.calls == {"load": 1, "delete": 1}
+
+    def test_regenerate_is_load_save_delete(self, counted: CountingStore) -> None:
+        app = self._app(counted)
+        cookie = self._existing(app, counted)
+        call(app, "/regenerate", cookie)
+        assert counted.calls == {"load": 1, "save": 1, "delete": 1}
+
+    def test_rolling_touches_only_when_due(self, counted: CountingStore) -> None:
+        app = self._app(counted, rolling=True, max_age=3600)
+        cookie = self._existing(app, counted)
+        call(app, "/", cookie)
+        assert counted.calls == {"load": 1}  # just written: no refresh due yet
+        key = store_key(cookie.split("=", 1)[1].rsplit(".", 1)[0])
+        counted.inner.touch(key, 1000)  # as if the session had idled for 2600 s
+        counted.reset()
+        status, headers, _ = call(app, "/", cookie)
+        assert counted.calls == {"load": 1, "touch": 1}
+        assert session_cookie(headers) == cookie

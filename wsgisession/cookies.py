@@ -1,0 +1,116 @@
+"""The session cookie: signing and verifying its value, reading it from a request,
+and writing the ``Set-Cookie`` header with WebOb.
+
+The value is ``<id>.<signature>``, where the signature is an HMAC-SHA256 of the id
+under a key derived from a secret for this purpose alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+from webob.cookies import make_cookie, parse_cookie
+
+from .config import CookieOptions
+from .ids import valid_id
+
+__all__ = ["MAX_COOKIE_BYTES", "KeyRing", "expire_header", "is_https", "read_cookies", "set_header"]
+
+MAX_COOKIE_BYTES = 4096
+_PURPOSE = b"wsgisession/v1/cookie-signature"
+
+
+class KeyRing:
+    """Signs with the first secret and verifies with every one, for key rotation."""
+
+    def __init__(self, secrets: Sequence[bytes]) -> None:
+        self._hmacs = [hmac.new(self.derive(s), digestmod=hashlib.sha256) for s in secrets]
+
+    @staticmethod
+    def derive(secret: bytes) -> bytes:
+        """The signing key for ``secret``: used for cookies and nothing else."""
+        return hmac.new(secret, _PURPOSE, hashlib.sha256).digest()
+
+    def _signature(self, index: int, sid: str) -> str:
+        mac = self._hmacs[index].copy()
+        mac.update(sid.encode("ascii"))
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+    def sign(self, sid: str) -> str:
+        """The cookie value for ``sid``, signed with the first secret."""
+        return f"{sid}.{self._signature(0, sid)}"
+
+    def unsign(self, value: str) -> str | None:
+        """The id in a cookie value if its signature verifies under any secret, else ``None``."""
+        sid, dot, signature = value.rpartition(".")
+        if not dot or len(signature) != 43 or not valid_id(sid):
+            return None
+        for index in range(len(self._hmacs)):
+            if hmac.compare_digest(self._signature(index, sid), signature):
+                return sid
+        return None
+
+    def signed_by(self, value: str) -> int | None:
+        """Which secret (by position) signed ``value``; for tests and key-rotation audits."""
+        sid, _, signature = value.rpartition(".")
+        for index in range(len(self._hmacs)):
+            if valid_id(sid) and hmac.compare_digest(self._signature(index, sid), signature):
+                return index
+        return None
+
+
+def read_cookies(environ: dict[str, Any], name: str) -> list[str]:
+    """Every value the request sends for cookie ``name``, in order, skipping any that
+    is oversized or not ASCII (so ``session=garbage; session=<valid>`` still finds the
+    valid one)."""
+    header = environ.get("HTTP_COOKIE")
+    if not header or name not in header:
+        return []
+    wanted = name.encode("latin-1")
+    values = []
+    for key, value in parse_cookie(header):
+        if key == wanted and len(value) <= MAX_COOKIE_BYTES and value.isascii():
+            values.append(value.decode("ascii"))
+    return values
+
+
+def is_https(environ: dict[str, Any], trust_proxy: bool) -> bool:
+    """Whether the client reached us over https. ``X-Forwarded-Proto`` counts only
+    with ``trust_proxy``, and then its last value: the one our own proxy set."""
+    if environ.get("wsgi.url_scheme") == "https":
+        return True
+    if trust_proxy:
+        forwarded = environ.get("HTTP_X_FORWARDED_PROTO", "")
+        return forwarded.rpartition(",")[2].strip().lower() == "https"
+    return False
+
+
+def set_header(options: CookieOptions, value: str, max_age: int | None, secure: bool) -> str:
+    """The ``Set-Cookie`` value for a session cookie; ``max_age=None`` makes it end
+    with the browser session."""
+    cookie = make_cookie(
+        options.name,
+        value,
+        max_age=max_age,
+        path=options.path,
+        domain=options.domain,
+        secure=secure,
+        httponly=options.httponly,
+        samesite=options.samesite,
+    )
+    # WebOb writes neither Priority nor Partitioned.
+    if options.priority is not None:
+        cookie += f"; Priority={options.priority}"
+    if options.partitioned:
+        cookie += "; Partitioned"
+    return cookie
+
+
+def expire_header(options: CookieOptions, secure: bool) -> str:
+    """The ``Set-Cookie`` value that deletes the session cookie: same name, Path and
+    Domain, empty value, ``Max-Age=0``."""
+    return set_header(options, "", 0, secure)

@@ -1,0 +1,291 @@
+"""SessionEngine: loads sessions from the store and writes them back.
+
+The engine holds everything a session needs from the middleware's configuration
+(store, serializer, lifetimes) and decides, when a response starts, what the store
+and the browser must be told: save, touch, delete, or nothing.
+
+Saves are conditional on the version that was loaded. When another request of the
+same session saved first, the engine reloads, re-applies this request's own changes
+key by key and tries again (``conflicts="merge"``), so neither request's changes are
+lost; a session deleted meanwhile is never brought back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import payload
+from .config import ExpiryOptions
+from .ids import store_key, valid_id
+from .serializers import Serializer
+from .session import Session
+from .store import Record, SessionStore, StoreError, VersionConflict
+
+__all__ = ["CommitResult", "ConflictStats", "SessionConflictError", "SessionEngine"]
+
+log = logging.getLogger("wsgisession")
+
+ROLLING_REFRESH = 0.1
+"""With ``rolling``, the store is touched once the expiry would move by this fraction
+of ``max_age``; so the browser's and the server's expiries differ by at most that."""
+
+MAX_ATTEMPTS = 8
+Conflicts = Literal["merge", "overwrite"]
+
+
+class SessionConflictError(StoreError):
+    """Concurrent requests kept changing the session; this request's changes were not
+    saved rather than overwrite theirs."""
+
+
+@dataclass
+class ConflictStats:
+    """Counters of concurrent-save contention, for operators: ``conflicts`` seen,
+    saves ``merged`` after a conflict, ``dropped`` (the session was destroyed or
+    regenerated meanwhile) and ``given_up`` after too many attempts."""
+
+    conflicts: int = 0
+    merged: int = 0
+    dropped: int = 0
+    given_up: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str) -> None:
+        """Count one event."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        with self._lock:
+            return {"conflicts": self.conflicts, "merged": self.merged, "dropped": self.dropped, "given_up": self.given_up}
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What the browser must learn: a new cookie ``value`` (with ``max_age``), or
+    that its cookie is to be ``expire``-d."""
+
+    value: str | None = None
+    max_age: int | None = None
+    expire: bool = False
+
+
+NOTHING = CommitResult()
+EXPIRE = CommitResult(expire=True)
+
+
+class SessionEngine:
+    """Moves sessions between the application and the store. Internal to the middleware;
+    stores and integrations see only :class:`~wsgisession.session.Session`."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        serializer: Serializer,
+        expiry: ExpiryOptions,
+        genid: Callable[[], str],
+        save_uninitialized: bool = False,
+        conflicts: Conflicts = "merge",
+    ) -> None:
+        self.store = store
+        self.serializer = serializer
+        self.expiry = expiry
+        self.genid = genid
+        self.save_uninitialized = save_uninitialized
+        self.conflicts = conflicts
+        self.stats = ConflictStats()
+
+    def open(self, sid: str | None) -> Session:
+        """A lazy session for a verified id (or ``None``)."""
+        return Session(self, sid)
+
+    def new_id(self) -> str:
+        """A fresh session id from ``genid``."""
+        sid = self.genid()
+        if not valid_id(sid):
+            raise ValueError(f"genid returned {sid!r}; ids must be 22-128 URL-safe base64 characters")
+        return sid
+
+    # --- reading -----------------------------------------------------------------------
+
+    def load(self, sid: str) -> tuple[Record, payload.Payload, dict[str, Any]] | None:
+        """The live record of ``sid`` decoded, or ``None`` (absent, expired, unreadable)."""
+        key = store_key(sid)
+        record = self.store.load(key)
+        if record is None:
+            return None
+        try:
+            stored = payload.decode(record.data)
+            data = self.serializer.loads(stored.data)
+        except ValueError as exc:
+            log.warning("deleting a session record that cannot be decoded (%s): %s", key[:12], exc)
+            self.store.delete(key)
+            return None
+        if self.expiry.absolute_timeout and stored.created + self.expiry.absolute_timeout <= time.time():
+            return None
+        return record, stored, data
+
+    def encode(self, session: Session) -> bytes:
+        """The bytes the session would be stored as now."""
+        data = session._data or {}
+        return payload.encode(payload.Payload(session._created, session._stored_max_age, self.serializer.dumps(data)))
+
+    # --- writing -----------------------------------------------------------------------
+
+    def commit(self, session: Session, can_set_cookie: bool = True) -> CommitResult:
+        """Write what this request changed and say what the browser must learn.
+
+        With ``can_set_cookie=False`` (the headers are gone) only changes that need no
+        new cookie are written.
+        """
+        if not session.accessed and not session._retired:
+            if not (self.expiry.rolling and can_set_cookie and session._sid is not None):
+                return NOTHING
+            session._load()
+        data = session._data or {}
+        result = self._write(session, data, can_set_cookie)
+        if data and result.value is None and session._record is None:
+            # A regenerated session that could not be given to the browser: keep the old one.
+            return result
+        for sid in session._retired:
+            self.store.delete(store_key(sid))
+        if session._retired and result is NOTHING and not data:
+            result = EXPIRE
+        session._retired = []
+        return result
+
+    def _write(self, session: Session, data: dict[str, Any], can_set_cookie: bool) -> CommitResult:
+        if not data and not (self.save_uninitialized and session._record is None and not session._retired):
+            if session._record is None:
+                return NOTHING
+            self.store.delete(store_key(session.id))
+            session._record = None
+            return EXPIRE
+        raw = self.encode(session)
+        ttl, cookie_max_age = self._lifetime(session)
+        if ttl <= 0:
+            return self._expire(session)
+        if session._record is None:
+            return self._create(session, raw, ttl, cookie_max_age) if can_set_cookie else self._orphan()
+        if raw != session._record.data:
+            if not self._save(session, raw, ttl):
+                return NOTHING
+        elif not (self.expiry.rolling and self._refresh_due(session._record, ttl)):
+            return NOTHING
+        elif not self.store.touch(store_key(session.id), ttl):
+            return NOTHING
+        else:
+            session._record = Record(session._record.data, session._record.version, time.time() + ttl)
+        if cookie_max_age is None or not can_set_cookie:
+            return NOTHING
+        return CommitResult(session.id, cookie_max_age)
+
+    def _expire(self, session: Session) -> CommitResult:
+        if session._record is not None:
+            self.store.delete(store_key(session.id))
+            session._record = None
+        return EXPIRE
+
+    def _orphan(self) -> CommitResult:
+        log.warning("a new session was started after the response headers were sent; it was not saved")
+        return NOTHING
+
+    def _lifetime(self, session: Session) -> tuple[int, int | None]:
+        """Seconds the record should live, and the cookie's Max-Age (None: browser session)."""
+        stored = session._stored_max_age
+        if stored is None:
+            cookie: int | None = self.expiry.max_age
+            idle = self.expiry.idle_timeout
+        elif stored == payload.BROWSER_SESSION:
+            cookie, idle = None, self.expiry.idle_timeout
+        else:
+            cookie = idle = stored
+        if self.expiry.absolute_timeout:
+            remaining = math.floor(session._created + self.expiry.absolute_timeout - time.time())
+            idle = min(idle, remaining)
+            cookie = None if cookie is None else min(cookie, remaining)
+        return idle, cookie
+
+    def _refresh_due(self, record: Record, ttl: int) -> bool:
+        return (time.time() + ttl) - record.expires_at >= ttl * ROLLING_REFRESH
+
+    def _create(self, session: Session, raw: bytes, ttl: int, cookie_max_age: int | None) -> CommitResult:
+        for _ in range(3):
+            try:
+                version = self.store.save(store_key(session.id), raw, ttl)
+            except VersionConflict:
+                session._sid = None  # a taken id: astronomically unlikely, but never share it
+                continue
+            session._record = Record(raw, version, time.time() + ttl)
+            return CommitResult(session.id, cookie_max_age)
+        raise SessionConflictError("could not find a free session id in 3 attempts; check genid")
+
+    def _save(self, session: Session, raw: bytes, ttl: int) -> bool:
+        """Save conditionally, merging on conflict; ``False`` if the session is gone."""
+        assert session._record is not None
+        key, version = store_key(session.id), session._record.version
+        changes: _Changes | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                new_version = self.store.save(key, raw, ttl, version)
+            except VersionConflict:
+                self.stats.add("conflicts")
+                current = self.store.load(key)
+                if current is None:
+                    self.stats.add("dropped")
+                    log.debug("session %s was destroyed by another request; dropping this one's changes", key[:12])
+                    session._record = None
+                    return False
+                if changes is None:
+                    changes = self._changes(session)
+                raw, version = self._rebase(session, current, changes), current.version
+                if not session._data:
+                    self.store.delete(key)
+                    session._record = None
+                    return False
+                if attempt:
+                    time.sleep(random.uniform(0, 0.002 * attempt))
+                continue
+            if attempt:
+                self.stats.add("merged")
+            session._record = Record(raw, new_version, time.time() + ttl)
+            session._loaded = payload.decode(raw)
+            return True
+        self.stats.add("given_up")
+        raise SessionConflictError(
+            f"session changed under this request {MAX_ATTEMPTS} times in a row; its changes were not saved"
+        )
+
+    def _changes(self, session: Session) -> _Changes:
+        """The top-level keys this request set or deleted, relative to what it loaded."""
+        original = self.serializer.loads(session._loaded.data) if session._loaded else {}
+        mine = session._data or {}
+        dumps = self.serializer.dumps
+        sets = {k: v for k, v in mine.items() if k not in original or dumps({k: v}) != dumps({k: original[k]})}
+        return _Changes(sets, original.keys() - mine.keys())
+
+    def _rebase(self, session: Session, current: Record, changes: _Changes) -> bytes:
+        """This request's changes applied, key by key, on top of ``current``; the
+        session then holds the merged data, so a later save starts from it."""
+        if self.conflicts == "overwrite":
+            return self.encode(session)
+        merged = self.serializer.loads(payload.decode(current.data).data)
+        merged.update(changes.sets)
+        for key in changes.deleted:
+            merged.pop(key, None)
+        session._data = merged
+        return self.encode(session)
+
+
+@dataclass(frozen=True, slots=True)
+class _Changes:
+    sets: dict[str, Any]
+    deleted: set[str]

@@ -1,0 +1,159 @@
+"""Session: the dict-like object an application finds at ``environ["wsgisession"]``.
+
+It loads its record from the store on first use, so a request that never touches
+the session costs no round trip. What to write back is decided by the engine when
+the response starts; the session only keeps the state that decision needs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from . import payload
+from .store import Record
+
+if TYPE_CHECKING:
+    from .engine import SessionEngine
+
+__all__ = ["Session"]
+
+
+class Session(MutableMapping[str, Any]):
+    """A server-side session: a mutable mapping of string keys to storable values.
+
+    Besides the mapping it offers ``id``, ``is_new``, ``modified``, ``accessed``,
+    a writable ``max_age``, ``created``, :meth:`regenerate` and :meth:`destroy`.
+    Nested mutation (``session["cart"].append(item)``) is seen without any marking.
+    """
+
+    def __init__(self, engine: SessionEngine, sid: str | None) -> None:
+        self._engine = engine
+        self._sid = sid
+        self._data: dict[str, Any] | None = None
+        self._record: Record | None = None
+        self._loaded: payload.Payload | None = None
+        self._created = 0.0
+        self._stored_max_age: int | None = None
+        self._retired: list[str] = []
+        self.accessed = False
+        """Whether the application (or a rolling refresh) has used the session."""
+
+    # --- loading -----------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        data = self._data
+        if data is not None:
+            return data
+        self.accessed = True
+        found = self._engine.load(self._sid) if self._sid is not None else None
+        if found is None:
+            self._sid = None  # an id without a live record is never adopted
+            self._created, self._stored_max_age, data = time.time(), None, {}
+        else:
+            self._record, self._loaded, data = found
+            self._created, self._stored_max_age = self._loaded.created, self._loaded.max_age
+        self._data = data
+        return data
+
+    # --- mapping -------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"session keys must be strings, not {type(key).__name__}")
+        self._load()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._load()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value under ``key``, or ``default``."""
+        return self._load().get(key, default)
+
+    def clear(self) -> None:
+        """Remove every key; a session left empty is deleted at the end of the request."""
+        self._load().clear()
+
+    def __repr__(self) -> str:
+        state = "not loaded" if self._data is None else repr(self._data)
+        return f"<Session {state}>"
+
+    # --- identity and lifetime --------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The session id (new sessions get one on first use of this property)."""
+        self._load()
+        if self._sid is None:
+            self._sid = self._engine.new_id()
+        return self._sid
+
+    @property
+    def is_new(self) -> bool:
+        """Whether no stored record backs this session (yet)."""
+        self._load()
+        return self._record is None
+
+    @property
+    def created(self) -> float:
+        """When the session was created, as a Unix time."""
+        self._load()
+        return self._created
+
+    @property
+    def modified(self) -> bool:
+        """Whether this request changed the session (data, lifetime, id or existence)."""
+        if self._data is None:
+            return bool(self._retired)
+        return bool(self._retired) or self._engine.encode(self) != (self._record.data if self._record else None)
+
+    @property
+    def max_age(self) -> int | None:
+        """This session's cookie lifetime in seconds; ``None`` ends it with the browser
+        session. Set it (e.g. for "remember me") to change this session alone."""
+        self._load()
+        if self._stored_max_age is None:
+            return self._engine.expiry.max_age
+        return None if self._stored_max_age == payload.BROWSER_SESSION else self._stored_max_age
+
+    @max_age.setter
+    def max_age(self, seconds: int | None) -> None:
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0):
+            raise ValueError(f"max_age must be a positive number of seconds or None, not {seconds!r}")
+        self._load()
+        self._stored_max_age = payload.BROWSER_SESSION if seconds is None else seconds
+
+    def regenerate(self) -> None:
+        """Give the session a new id, keeping its data; the old record is deleted.
+        Call it on login, so that an id planted before login is worth nothing after."""
+        self._load()
+        if self._sid is not None and self._record is not None:
+            self._retired.append(self._sid)
+        self._sid, self._record, self._loaded = None, None, None
+
+    def destroy(self) -> None:
+        """Delete the session's record and expire its cookie. Call it on logout.
+
+        The session is empty afterwards; anything written to it later in the same
+        request starts a new session under a new id.
+        """
+        if self._data is None and self._sid is not None:
+            self._retired.append(self._sid)  # no need to load what is about to be deleted
+        elif self._sid is not None and self._record is not None:
+            self._retired.append(self._sid)
+        self.accessed = True
+        self._sid, self._record, self._loaded = None, None, None
+        self._data, self._created, self._stored_max_age = {}, time.time(), None
