@@ -116,9 +116,13 @@ class Session(MutableMapping[str, Any]):
     @property
     def modified(self) -> bool:
         """Whether this request changed the session (data, lifetime, id or existence)."""
+        if self._retired:
+            return True
         if self._data is None:
-            return bool(self._retired)
-        return bool(self._retired) or self._engine.encode(self) != (self._record.data if self._record else None)
+            return False
+        if self._record is None:
+            return bool(self._data)
+        return self._engine.encode(self) != self._record.data
 
     @property
     def max_age(self) -> int | None:
