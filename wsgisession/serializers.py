@@ -109,6 +109,14 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     return decoder(obj["v"])
 
 
+def _encodes(encoder: json.JSONEncoder, value: Any) -> bool:
+    try:
+        encoder.encode(value)
+    except ValueError:
+        return False
+    return True
+
+
 class JSONSerializer:
     """The default serializer: compact UTF-8 JSON with tags for datetime, date, UUID,
     bytes, tuple and Decimal (and for dicts holding the reserved key ``"__t"``).
@@ -132,7 +140,8 @@ class JSONSerializer:
         try:
             return self._encoder.encode(encoded).encode("utf-8")
         except ValueError as exc:  # NaN or infinity: not JSON, and not faithful elsewhere
-            raise SerializationError(f"session value cannot be stored: {exc}") from None
+            key = next(k for k, v in encoded.items() if not _encodes(self._encoder, v))
+            raise SerializationError(f"session[{key!r}] cannot be stored: {exc}") from None
 
     def loads(self, raw: bytes) -> dict[str, Any]:
         """Decode bytes written by :meth:`dumps`."""
