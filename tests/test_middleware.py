@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import SECRET
 from webtest import TestApp
 
 from wsgisession import SessionMiddleware, SQLiteStore, StoreUnavailable
 from wsgisession.ids import store_key
 from wsgisession.serializers import SerializationError
 from wsgisession.testing import CountingStore
-
-from conftest import SECRET
 
 Client = Callable[..., TestApp]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import socketserver
@@ -26,7 +27,7 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     secret = commands.add_parser("secret", help="print a new random secret")
-    secret.set_defaults(run=lambda args: print(secrets.token_urlsafe(48)) or 0)
+    secret.set_defaults(run=_secret)
 
     for name, run, text in (
         ("prune", _prune, "delete expired sessions"),
@@ -65,15 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _secret(args: argparse.Namespace) -> int:
+    print(secrets.token_urlsafe(48))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     secret = args.secret or _demo_secret(args.store)
     app = SessionMiddleware(demo_app, secret=secret, store=args.store)
     with make_server(args.host, args.port, app, ThreadingWSGIServer, _QuietHandler) as server:
         print(f"wsgisession demo on http://{args.host}:{server.server_port}/ (store: {args.store})", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
     app.store.close()
     return 0
 

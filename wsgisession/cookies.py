@@ -13,7 +13,10 @@ import hmac
 from collections.abc import Sequence
 from typing import Any
 
-from webob.cookies import make_cookie, parse_cookie
+from webob.cookies import (
+    make_cookie,
+    parse_cookie,  # type: ignore[attr-defined]  # public, but missing from the stubs
+)
 
 from .config import CookieOptions
 from .ids import valid_id
@@ -84,7 +87,7 @@ def is_https(environ: dict[str, Any], trust_proxy: bool) -> bool:
     if environ.get("wsgi.url_scheme") == "https":
         return True
     if trust_proxy:
-        forwarded = environ.get("HTTP_X_FORWARDED_PROTO", "")
+        forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
         return forwarded.rpartition(",")[2].strip().lower() == "https"
     return False
 
@@ -100,7 +103,7 @@ def set_header(options: CookieOptions, value: str, max_age: int | None, secure: 
         domain=options.domain,
         secure=secure,
         httponly=options.httponly,
-        samesite=options.samesite,
+        samesite=options.samesite,  # type: ignore[arg-type]  # checked by cookie_options()
     )
     # WebOb writes neither Priority nor Partitioned.
     if options.priority is not None:

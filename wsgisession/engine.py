@@ -65,7 +65,8 @@ class ConflictStats:
     def snapshot(self) -> dict[str, int]:
         """The counters as a plain dict."""
         with self._lock:
-            return {"conflicts": self.conflicts, "merged": self.merged, "dropped": self.dropped, "given_up": self.given_up}
+            names = ("conflicts", "merged", "dropped", "given_up")
+            return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +179,9 @@ class SessionEngine:
         if raw != session._record.data:
             if not self._save(session, raw, ttl):
                 return NOTHING
-        elif not (self.expiry.rolling and self._refresh_due(session._record, ttl)):
-            return NOTHING
-        elif not self.store.touch(store_key(session.id), ttl):
+        elif not (self.expiry.rolling and self._refresh_due(session._record, ttl)) or not self.store.touch(
+            store_key(session.id), ttl
+        ):
             return NOTHING
         else:
             session._record = Record(session._record.data, session._record.version, time.time() + ttl)

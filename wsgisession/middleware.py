@@ -42,7 +42,7 @@ class SessionMiddleware:
     the cookie and the session's lifetime; see the README for each.
     """
 
-    def __init__(  # noqa: PLR0913 - the documented keywords, each checked once
+    def __init__(
         self,
         app: WSGIApplication,
         secret: str | bytes | Sequence[str | bytes],

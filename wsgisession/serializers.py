@@ -89,9 +89,12 @@ def _encode(value: Any) -> Any:
 
 def _encode_subclass(value: Any) -> Any:
     # An OrderedDict, an IntEnum or a str subclass is stored as its base type.
-    for base in _PLAIN:
-        if isinstance(value, base):
-            return base(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
     for base, encoder in _ENCODERS.items():
         if isinstance(value, base):
             return encoder(value)

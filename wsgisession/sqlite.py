@@ -101,7 +101,8 @@ class SQLiteStore:
             )
         else:
             cursor = self._run(
-                f"UPDATE {self.table} SET data = ?, version = ?, expires = ? WHERE key = ? AND version = ? AND expires > ?",
+                f"UPDATE {self.table} SET data = ?, version = ?, expires = ? "
+                "WHERE key = ? AND version = ? AND expires > ?",
                 (data, new, now + ttl, self.prefix + key, version, now),
             )
         if cursor.rowcount != 1:
