@@ -377,3 +377,31 @@ def test_bad_configuration_fails_at_construction(options: dict[str, Any], messag
 def test_short_secret_warns() -> None:
     with pytest.warns(UserWarning, match="at least 32"):
         SessionMiddleware(_touching_app, secret="short")
+
+
+def test_save_uninitialized_keeps_an_empty_session(make_client: Client, store: CountingStore) -> None:
+    client = make_client(save_uninitialized=True)
+    client.get("/get/k")
+    sid = session_id(client)
+    response = client.get("/get/k")
+    assert set_cookies(response) == [] and session_id(client) == sid
+    assert store.inner.load(store_key(sid)) is not None
+
+
+def test_switching_to_a_browser_session_cookie_is_sent(make_client: Client) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        session = environ["wsgisession"]
+        session["user"] = "ada"
+        if environ["PATH_INFO"] == "/forget":
+            session.max_age = None
+        start_response("200 OK", [])
+        return [b""]
+
+    client = make_client(app, max_age=None)
+    [first] = set_cookies(client.get("/"))
+    assert "Max-Age" not in first
+    assert set_cookies(client.get("/")) == []  # nothing new for the browser to learn
+    remember = make_client(app)
+    remember.get("/")
+    [forget] = set_cookies(remember.get("/forget"))
+    assert "Max-Age" not in forget

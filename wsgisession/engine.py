@@ -164,30 +164,32 @@ class SessionEngine:
         return result
 
     def _write(self, session: Session, data: dict[str, Any], can_set_cookie: bool) -> CommitResult:
-        if not data and not (self.save_uninitialized and session._record is None and not session._retired):
-            if session._record is None:
-                return NOTHING
-            self.store.delete(store_key(session.id))
-            session._record = None
-            return EXPIRE
-        raw = self.encode(session)
+        if not data and not (self.save_uninitialized and not session._retired):
+            return self._expire(session) if session._record is not None else NOTHING
         ttl, cookie_max_age = self._lifetime(session)
         if ttl <= 0:
             return self._expire(session)
+        raw = self.encode(session)
         if session._record is None:
             return self._create(session, raw, ttl, cookie_max_age) if can_set_cookie else self._orphan()
+        lifetime_changed = session._loaded is not None and session._loaded.max_age != session._stored_max_age
         if raw != session._record.data:
             if not self._save(session, raw, ttl):
                 return NOTHING
-        elif not (self.expiry.rolling and self._refresh_due(session._record, ttl)) or not self.store.touch(
-            store_key(session.id), ttl
-        ):
+        elif not self._rolling_touch(session, ttl):
             return NOTHING
-        else:
-            session._record = Record(session._record.data, session._record.version, time.time() + ttl)
-        if cookie_max_age is None or not can_set_cookie:
-            return NOTHING
+        if not can_set_cookie or (cookie_max_age is None and not lifetime_changed):
+            return NOTHING  # a browser-session cookie has no expiry to renew
         return CommitResult(session.id, cookie_max_age)
+
+    def _rolling_touch(self, session: Session, ttl: int) -> bool:
+        record = session._record
+        if record is None or not self.expiry.rolling or not self._refresh_due(record, ttl):
+            return False
+        if not self.store.touch(store_key(session.id), ttl):
+            return False
+        session._record = Record(record.data, record.version, time.time() + ttl)
+        return True
 
     def _expire(self, session: Session) -> CommitResult:
         if session._record is not None:
