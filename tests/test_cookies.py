@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from webob.cookies import parse_cookie  # type: ignore[attr-defined]
+
 from wsgisession.cookies import KeyRing, is_https, read_cookies
 from wsgisession.ids import generate_id, store_key, valid_id
 
@@ -57,3 +59,21 @@ def test_https_detection() -> None:
     # The last hop is ours; whatever the client claimed before it is not trusted.
     spoofed = {"wsgi.url_scheme": "http", "HTTP_X_FORWARDED_PROTO": "https, http"}
     assert not is_https(spoofed, trust_proxy=True)
+
+
+def test_fast_path_agrees_with_webob() -> None:
+    headers = [
+        "session=abc.def",
+        "a=1; session=abc.def; b=2",
+        "xsession=nope; session=abc.def",
+        "session=abc.def;",
+        "mysession=abc.def",
+        'session="quoted"',
+        "session=a b",
+        "session=abc.def; session=ghi.jkl",
+        "session=",
+    ]
+    for header in headers:
+        fast = read_cookies({"HTTP_COOKIE": header}, "session")
+        slow = [v.decode() for k, v in parse_cookie(header) if k == b"session"]
+        assert fast == slow, header

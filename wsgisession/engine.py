@@ -104,9 +104,9 @@ class SessionEngine:
         self.conflicts = conflicts
         self.stats = ConflictStats()
 
-    def open(self, sid: str | None) -> Session:
-        """A lazy session for a verified id (or ``None``)."""
-        return Session(self, sid)
+    def open(self, read_id: Callable[[], str | None]) -> Session:
+        """A lazy session whose id, verified from the cookie, ``read_id`` returns."""
+        return Session(self, read_id)
 
     def new_id(self) -> str:
         """A fresh session id from ``genid``."""
@@ -148,7 +148,7 @@ class SessionEngine:
         new cookie are written.
         """
         if not session.accessed and not session._retired:
-            if not (self.expiry.rolling and can_set_cookie and session._sid is not None):
+            if not (self.expiry.rolling and can_set_cookie and session._cookie_id() is not None):
                 return NOTHING
             session._load()
         data = session._data or {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +98,7 @@ class SessionMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request with its session."""
-        session = self.engine.open(self._session_id(environ))
+        session = self.engine.open(partial(self._session_id, environ))
         environ[self.environ_key] = session
         response = _Response(self, environ, session, start_response)
         try:
@@ -106,6 +107,8 @@ class SessionMiddleware:
             if self.save_on_error:
                 response.commit_late()
             raise
+        if response.committed and not session.accessed and type(body) in (list, tuple):
+            return body  # the app has finished without the session: nothing left to save
         return _ClosingBody(body, response)
 
     def _session_id(self, environ: WSGIEnvironment) -> str | None:

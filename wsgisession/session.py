@@ -8,7 +8,7 @@ the response starts; the session only keeps the state that decision needs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from . import payload
@@ -28,9 +28,12 @@ class Session(MutableMapping[str, Any]):
     Nested mutation (``session["cart"].append(item)``) is seen without any marking.
     """
 
-    def __init__(self, engine: SessionEngine, sid: str | None) -> None:
+    def __init__(self, engine: SessionEngine, read_id: Callable[[], str | None]) -> None:
         self._engine = engine
-        self._sid = sid
+        # The cookie is verified only when the session is first used: a request that
+        # never touches its session pays for no parsing and no HMAC.
+        self._read_id: Callable[[], str | None] | None = read_id
+        self._sid: str | None = None
         self._data: dict[str, Any] | None = None
         self._record: Record | None = None
         self._loaded: payload.Payload | None = None
@@ -47,7 +50,8 @@ class Session(MutableMapping[str, Any]):
         if data is not None:
             return data
         self.accessed = True
-        found = self._engine.load(self._sid) if self._sid is not None else None
+        sid = self._cookie_id()
+        found = self._engine.load(sid) if sid is not None else None
         if found is None:
             self._sid = None  # an id without a live record is never adopted
             self._created, self._stored_max_age, data = time.time(), None, {}
@@ -56,6 +60,12 @@ class Session(MutableMapping[str, Any]):
             self._created, self._stored_max_age = self._loaded.created, self._loaded.max_age
         self._data = data
         return data
+
+    def _cookie_id(self) -> str | None:
+        """The verified id the request's cookie carries, read on first need."""
+        if self._read_id is not None:
+            self._sid, self._read_id = self._read_id(), None
+        return self._sid
 
     # --- mapping -------------------------------------------------------------------
 
@@ -154,10 +164,10 @@ class Session(MutableMapping[str, Any]):
         The session is empty afterwards; anything written to it later in the same
         request starts a new session under a new id.
         """
-        if self._data is None and self._sid is not None:
-            self._retired.append(self._sid)  # no need to load what is about to be deleted
-        elif self._sid is not None and self._record is not None:
-            self._retired.append(self._sid)
+        # Unloaded, the cookie's id is deleted without a load; loaded, only a stored record.
+        sid = self._cookie_id() if self._data is None else self._sid if self._record is not None else None
+        if sid is not None:
+            self._retired.append(sid)
         self.accessed = True
         self._sid, self._record, self._loaded = None, None, None
         self._data, self._created, self._stored_max_age = {}, time.time(), None
