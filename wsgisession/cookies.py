@@ -15,10 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from webob.cookies import (
-    make_cookie,
-    parse_cookie,  # type: ignore[attr-defined]  # public, but missing from the stubs
-)
+import webob.cookies
+from webob.cookies import make_cookie
 
 from .config import CookieOptions
 from .ids import valid_id
@@ -86,7 +84,8 @@ def read_cookies(environ: dict[str, Any], name: str) -> list[str]:
     return values
 
 
-_SIMPLE_VALUE = re.compile(r"[A-Za-z0-9_.-]{1,%d}" % MAX_COOKIE_BYTES)
+parse_cookie = webob.cookies.parse_cookie  # type: ignore[attr-defined]  # public, but not in the stubs
+_SIMPLE_VALUE = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_COOKIE_BYTES}}}")
 
 
 def _single_simple_value(header: str, name: str) -> str | None:
