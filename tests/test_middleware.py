@@ -6,12 +6,15 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 from conftest import SECRET
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from webtest import TestApp
 
-from wsgisession import SessionMiddleware, SQLiteStore, StoreUnavailable
+from wsgisession import MemoryStore, SessionMiddleware, SQLiteStore, StoreUnavailable
 from wsgisession.ids import store_key
 from wsgisession.serializers import SerializationError
 from wsgisession.testing import CountingStore
@@ -405,3 +408,33 @@ def test_switching_to_a_browser_session_cookie_is_sent(make_client: Client) -> N
     remember.get("/")
     [forget] = set_cookies(remember.get("/forget"))
     assert "Max-Age" not in forget
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cookie=st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=200)
+    | st.lists(st.text('abcdefghijklmnopqrstuvwxyz.=;" -_', max_size=60), max_size=5).map("; ".join),
+    proto=st.sampled_from(["", "https", "http, https", "\x00", "HTTPS , garbage"]),
+)
+def test_nothing_a_client_sends_makes_it_raise(cookie: str, proto: str) -> None:
+    store = CountingStore(MemoryStore())
+    app = SessionMiddleware(_reading_app, secret=SECRET, store=store, trust_proxy=True)
+    environ = {"HTTP_COOKIE": "session=" + cookie, "HTTP_X_FORWARDED_PROTO": proto}
+    status, _, body = call_with(app, environ)
+    assert status == "200 OK" and body == b"None"
+    assert store.total == 0
+
+
+def _reading_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    value = environ["wsgisession"].get("k")
+    start_response("200 OK", [])
+    return [str(value).encode()]
+
+
+def call_with(app: Any, extra: dict[str, str]) -> tuple[str, list[tuple[str, str]], bytes]:
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    environ.update(extra)
+    captured: list[Any] = []
+    body = app(environ, lambda status, headers, exc_info=None: captured.extend([status, headers]))
+    return captured[0], captured[1], b"".join(body)
