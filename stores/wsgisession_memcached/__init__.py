@@ -1,1 +1,9 @@
-"""Session store for wsgisession (work in progress)."""
+"""Session store for wsgisession on memcached, one server or several, through pymemcache.
+
+``open_store("memcached://127.0.0.1:11211")`` or ``MemcachedStore(["h1:11211", "h2:11211"])``;
+installed by ``pip install "wsgisession[memcached]"``.
+"""
+
+from .store import MemcachedStore
+
+__all__ = ["MemcachedStore"]
