@@ -1,1 +1,7 @@
-"""Session store for wsgisession (work in progress)."""
+"""Redis session store for wsgisession: ``redis://``, ``rediss://``, ``unix://`` and
+``redis+cluster://`` URLs, on redis-py. Install with ``pip install "wsgisession[redis]"``.
+"""
+
+from .store import DEFAULT_PREFIX, RedisStore
+
+__all__ = ["DEFAULT_PREFIX", "RedisStore"]
