@@ -8,24 +8,18 @@ pre-forking server's workers never share one.
 from __future__ import annotations
 
 import os
-import random
 import re
 import sqlite3
 import threading
 import time
 
-from .store import Record, StoreError, StoreUnavailable, VersionConflict
+from .store import Record, StoreError, StoreUnavailable, VersionConflict, new_version
 from .urls import parse_store_url
 
 __all__ = ["SQLiteStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _PRUNE_BATCH = 5000
-
-
-def new_version() -> int:
-    """A fresh random record version: never reused, even for a recreated key."""
-    return random.getrandbits(62) + 1
 
 
 class SQLiteStore:

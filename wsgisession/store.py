@@ -12,6 +12,7 @@ with :func:`register_store` or the ``wsgisession.stores`` entry point group.
 from __future__ import annotations
 
 import importlib
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -27,6 +28,7 @@ __all__ = [
     "StoreFactory",
     "StoreUnavailable",
     "VersionConflict",
+    "new_version",
     "open_store",
     "register_store",
 ]
@@ -120,6 +122,13 @@ class Clearable(Protocol):
 
     def clear(self) -> None:
         """Delete every record under this store's prefix, and nothing else."""
+
+
+def new_version() -> int:
+    """A fresh random record version for a store to use: 62 bits (it fits a signed
+    64-bit column), so never equal to an earlier version of the key, even one that
+    was deleted and created again, on another node, or before a restart."""
+    return random.getrandbits(62) + 1
 
 
 StoreFactory = Callable[[str], SessionStore]

@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from wsgisession.store import Record, VersionConflict
+from wsgisession.store import Record, VersionConflict, new_version
 from wsgisession.urls import parse_store_url
 
 from .cluster import DEAD_POLICIES, Cluster, Node, Options
-from .wire import decode, encode, exptime, key_pattern, meta_get, new_version
+from .wire import decode, encode, exptime, key_pattern, meta_get
 
 __all__ = ["MemcachedStore"]
 

@@ -14,7 +14,6 @@ memcached 1.6 and later), which classic ``gets`` cannot do.
 
 from __future__ import annotations
 
-import random
 import re
 import struct
 from typing import Any
@@ -34,7 +33,6 @@ __all__ = [
     "exptime",
     "key_pattern",
     "meta_get",
-    "new_version",
 ]
 
 MAX_KEY_LENGTH = 250
@@ -48,11 +46,6 @@ MAX_RELATIVE_EXPIRY = 30 * 86_400
 
 _FORMAT = 1
 _HEADER = struct.Struct(">BQ")
-
-
-def new_version() -> int:
-    """A fresh random record version: unique across restarts, nodes and recreated keys."""
-    return random.getrandbits(62) + 1
 
 
 def encode(version: int, data: bytes) -> bytes:

@@ -16,12 +16,11 @@ itself so that a record never outlives its expiry by the server's clock or lazy 
 
 from __future__ import annotations
 
-import secrets
 import struct
 
 from wsgisession.store import Record, StoreError
 
-__all__ = ["SAVE_SCRIPT", "TOUCH_SCRIPT", "new_version", "pack", "pack_expiry", "pack_version", "unpack"]
+__all__ = ["SAVE_SCRIPT", "TOUCH_SCRIPT", "pack", "pack_expiry", "pack_version", "unpack"]
 
 FORMAT = 1
 _HEADER = struct.Struct(">BQd")
@@ -51,11 +50,6 @@ redis.call('SETRANGE', KEYS[1], 9, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
-
-
-def new_version() -> int:
-    """A fresh random version: never reused, even for a recreated key."""
-    return secrets.randbits(63) + 1
 
 
 def pack(version: int, expires_at: float, data: bytes) -> bytes:

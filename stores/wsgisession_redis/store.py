@@ -28,7 +28,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from wsgisession.store import Record, StoreError, StoreUnavailable, VersionConflict
+from wsgisession.store import Record, StoreError, StoreUnavailable, VersionConflict, new_version
 from wsgisession.urls import parse_store_url
 
 from . import _record
@@ -109,7 +109,7 @@ class RedisStore:
         milliseconds = _milliseconds(ttl)
         connection = self._connected()
         now = time.time()
-        new = _record.new_version()
+        new = new_version()
         value = _record.pack(new, now + ttl, data)
         with self._errors():
             if version is None:
