@@ -438,3 +438,20 @@ def call_with(app: Any, extra: dict[str, str]) -> tuple[str, list[tuple[str, str
     captured: list[Any] = []
     body = app(environ, lambda status, headers, exc_info=None: captured.extend([status, headers]))
     return captured[0], captured[1], b"".join(body)
+
+
+def test_deleting_max_age_follows_the_default_again(make_client: Client) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        session = environ["wsgisession"]
+        session["user"] = "ada"
+        if environ["PATH_INFO"] == "/remember":
+            session.max_age = 30 * 86400
+        else:
+            del session.max_age
+        start_response("200 OK", [])
+        return [str(session.max_age).encode()]
+
+    client = make_client(app, max_age=600)
+    assert client.get("/remember").text == "2592000"
+    response = client.get("/default")
+    assert response.text == "600" and "Max-Age=600" in set_cookies(response)[0]

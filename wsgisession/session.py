@@ -137,7 +137,8 @@ class Session(MutableMapping[str, Any]):
     @property
     def max_age(self) -> int | None:
         """This session's cookie lifetime in seconds; ``None`` ends it with the browser
-        session. Set it (e.g. for "remember me") to change this session alone."""
+        session. Set it (e.g. for "remember me") to change this session alone; delete
+        it to follow the middleware's ``max_age`` again."""
         self._load()
         if self._stored_max_age is None:
             return self._engine.expiry.max_age
@@ -149,6 +150,12 @@ class Session(MutableMapping[str, Any]):
             raise ValueError(f"max_age must be a positive number of seconds or None, not {seconds!r}")
         self._load()
         self._stored_max_age = payload.BROWSER_SESSION if seconds is None else seconds
+
+    @max_age.deleter
+    def max_age(self) -> None:
+        """``del session.max_age``: follow the middleware's ``max_age`` again."""
+        self._load()
+        self._stored_max_age = None
 
     def regenerate(self) -> None:
         """Give the session a new id, keeping its data; the old record is deleted.

@@ -1,0 +1,1 @@
+"""A one-page Django site on wsgisession (see ../app.py)."""
