@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import os
 import secrets
 import socketserver
@@ -104,7 +105,11 @@ def _prune(args: argparse.Namespace) -> int:
     if not isinstance(store, Prunable):
         print(f"wsgisession: {args.store.split('://')[0]}:// stores expire sessions themselves; nothing to prune")
         return 0
-    removed = store.prune()
+    if "progress" in inspect.signature(store.prune).parameters:
+        # Stores that prune in batches report as they go: a big table takes a while.
+        removed = store.prune(progress=lambda done: print(f"removed {done} so far...", flush=True))  # type: ignore[call-arg]
+    else:
+        removed = store.prune()
     print(f"removed {removed} expired session(s)")
     store.close()
     return 0

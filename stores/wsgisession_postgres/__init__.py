@@ -1,1 +1,9 @@
-"""Session store for wsgisession (work in progress)."""
+"""PostgreSQL session store for wsgisession, on psycopg 3 and psycopg_pool.
+
+``open_store("postgresql://user@host:5432/dbname?table=sessions")`` builds a
+:class:`PostgresStore`; install it with ``pip install "wsgisession[postgres]"``.
+"""
+
+from .store import PostgresStore
+
+__all__ = ["PostgresStore"]
