@@ -37,6 +37,10 @@ ROLLING_REFRESH = 0.1
 of ``max_age``; so the browser's and the server's expiries differ by at most that."""
 
 MAX_ATTEMPTS = 8
+BACKOFF, BACKOFF_CAP = 0.001, 0.05
+"""Seconds: after the n-th conflict in a row a request waits a random time up to
+``min(BACKOFF * 2**n, BACKOFF_CAP)`` before it reloads, so that contending requests
+spread out instead of colliding again."""
 Conflicts = Literal["merge", "overwrite"]
 
 
@@ -157,15 +161,28 @@ class SessionEngine:
             # A regenerated session that could not be given to the browser: keep the old one.
             return result
         for sid in session._retired:
-            self.store.delete(store_key(sid))
+            existed = self.store.delete(store_key(sid))
+            if sid == session._moved_from and not existed and session._record is not None:
+                result = self._abandon(session)  # a logout won the race with this login
         if session._retired and result is NOTHING and not data:
             result = EXPIRE
-        session._retired = []
+        session._retired, session._moved_from = [], None
         return result
+
+    def _abandon(self, session: Session) -> CommitResult:
+        """Undo a regenerate whose old record someone else deleted meanwhile: the data it
+        moved belongs to a session that was destroyed, and must not live on."""
+        self.store.delete(store_key(session.id))
+        self.stats.add("dropped")
+        log.debug("session was destroyed while this request regenerated it; dropping the new id")
+        session._record, session._sid, session._data = None, None, {}
+        return NOTHING
 
     def _write(self, session: Session, data: dict[str, Any], can_set_cookie: bool) -> CommitResult:
         if not data and not (self.save_uninitialized and not session._retired):
-            return self._expire(session) if session._record is not None else NOTHING
+            if session._record is None:
+                return NOTHING
+            return self._empty(session, can_set_cookie)
         ttl, cookie_max_age = self._lifetime(session)
         if ttl <= 0:
             return self._expire(session)
@@ -176,6 +193,7 @@ class SessionEngine:
         if raw != session._record.data:
             if not self._save(session, raw, ttl):
                 return NOTHING
+            ttl, cookie_max_age = self._lifetime(session)  # a merge may adopt another request's max_age
         elif not self._rolling_touch(session, ttl):
             return NOTHING
         if not can_set_cookie or (cookie_max_age is None and not lifetime_changed):
@@ -190,6 +208,19 @@ class SessionEngine:
             return False
         session._record = Record(record.data, record.version, time.time() + ttl)
         return True
+
+    def _empty(self, session: Session, can_set_cookie: bool) -> CommitResult:
+        """Delete a session this request emptied, unless a concurrent request put keys in
+        it meanwhile: the conditional save of the empty session finds and merges them."""
+        ttl, _ = self._lifetime(session)
+        if ttl <= 0 or self.conflicts == "overwrite":
+            return self._expire(session)
+        if not self._save(session, self.encode(session), ttl):
+            return NOTHING
+        if not session._data:
+            return self._expire(session)
+        ttl, cookie_max_age = self._lifetime(session)
+        return CommitResult(session.id, cookie_max_age) if can_set_cookie and cookie_max_age else NOTHING
 
     def _expire(self, session: Session) -> CommitResult:
         if session._record is not None:
@@ -241,11 +272,15 @@ class SessionEngine:
                 new_version = self.store.save(key, raw, ttl, version)
             except VersionConflict:
                 self.stats.add("conflicts")
+                # Wait before reloading, not between reload and save: that gap is where
+                # the next conflict comes from.
+                time.sleep(random.uniform(0, min(BACKOFF * 2**attempt, BACKOFF_CAP)))
                 current = self.store.load(key)
                 if current is None:
                     self.stats.add("dropped")
                     log.debug("session %s was destroyed by another request; dropping this one's changes", key[:12])
-                    session._record = None
+                    # Gone for this request too, so that its close() finds nothing to save.
+                    session._record, session._sid, session._data = None, None, {}
                     return False
                 if changes is None:
                     changes = self._changes(session)
@@ -254,8 +289,7 @@ class SessionEngine:
                     self.store.delete(key)
                     session._record = None
                     return False
-                if attempt:
-                    time.sleep(random.uniform(0, 0.002 * attempt))
+                ttl = self._lifetime(session)[0]
                 continue
             if attempt:
                 self.stats.add("merged")
@@ -273,14 +307,18 @@ class SessionEngine:
         mine = session._data or {}
         dumps = self.serializer.dumps
         sets = {k: v for k, v in mine.items() if k not in original or dumps({k: v}) != dumps({k: original[k]})}
-        return _Changes(sets, original.keys() - mine.keys())
+        max_age_set = session._loaded is not None and session._loaded.max_age != session._stored_max_age
+        return _Changes(sets, original.keys() - mine.keys(), max_age_set)
 
     def _rebase(self, session: Session, current: Record, changes: _Changes) -> bytes:
         """This request's changes applied, key by key, on top of ``current``; the
         session then holds the merged data, so a later save starts from it."""
         if self.conflicts == "overwrite":
             return self.encode(session)
-        merged = self.serializer.loads(payload.decode(current.data).data)
+        stored = payload.decode(current.data)
+        if not changes.max_age_set:
+            session._stored_max_age = stored.max_age  # e.g. "remember me" set by the other request
+        merged = self.serializer.loads(stored.data)
         merged.update(changes.sets)
         for key in changes.deleted:
             merged.pop(key, None)
@@ -292,3 +330,4 @@ class SessionEngine:
 class _Changes:
     sets: dict[str, Any]
     deleted: set[str]
+    max_age_set: bool

@@ -40,6 +40,7 @@ class Session(MutableMapping[str, Any]):
         self._created = 0.0
         self._stored_max_age: int | None = None
         self._retired: list[str] = []
+        self._moved_from: str | None = None  # the id regenerate() took the data from
         self.accessed = False
         """Whether the application (or a rolling refresh) has used the session."""
 
@@ -163,6 +164,7 @@ class Session(MutableMapping[str, Any]):
         self._load()
         if self._sid is not None and self._record is not None:
             self._retired.append(self._sid)
+            self._moved_from = self._sid
         self._sid, self._record, self._loaded = None, None, None
 
     def destroy(self) -> None:
@@ -175,6 +177,7 @@ class Session(MutableMapping[str, Any]):
         sid = self._cookie_id() if self._data is None else self._sid if self._record is not None else None
         if sid is not None:
             self._retired.append(sid)
+        self._moved_from = None
         self.accessed = True
         self._sid, self._record, self._loaded = None, None, None
         self._data, self._created, self._stored_max_age = {}, time.time(), None

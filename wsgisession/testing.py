@@ -78,10 +78,10 @@ class CountingStore:
         self.calls["touch"] += 1
         return self.inner.touch(key, ttl)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> bool:
         """Count, then delete."""
         self.calls["delete"] += 1
-        self.inner.delete(key)
+        return self.inner.delete(key)
 
     def close(self) -> None:
         """Close the wrapped store (not counted)."""
@@ -204,9 +204,9 @@ class StoreContract:
     def test_delete(self, store: SessionStore) -> None:
         key = _key()
         store.save(key, b"x", 60)
-        store.delete(key)
+        assert store.delete(key) is True
         assert store.load(key) is None
-        store.delete(key)  # a missing record is not an error
+        assert store.delete(key) is False  # a missing record is not an error
 
     def test_large_binary_payload(self, store: SessionStore) -> None:
         key = _key()

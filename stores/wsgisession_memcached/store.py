@@ -129,11 +129,11 @@ class MemcachedStore:
         expire = exptime(ttl, time.time())
         return bool(self._call(full, lambda node: node.client.touch(full, expire=expire, noreply=False)))
 
-    def delete(self, key: str) -> None:
-        """Remove the record if present."""
+    def delete(self, key: str) -> bool:
+        """Remove the record if present; return whether it was."""
         full = self._full_key(key)
         self._tokens.pop(full, None)
-        self._call(full, lambda node: node.client.delete(full, noreply=False))
+        return bool(self._call(full, lambda node: node.client.delete(full, noreply=False)))
 
     def close(self) -> None:
         """Close this process's connections; later calls reconnect."""
