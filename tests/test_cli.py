@@ -33,5 +33,16 @@ def test_prune_and_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", "--store", "nosuch://x"]) == 2
     assert "unknown session store scheme" in capsys.readouterr().err
-    assert main(["schema", "--store", "memory://"]) == 2
+    assert main(["stats", "--store", "memory://"]) == 2
+    assert "inside the server's own process" in capsys.readouterr().err
+    assert main(["schema", "--store", "redis://127.0.0.1:6379/0"]) == 2
     assert "need no schema" in capsys.readouterr().err
+
+
+def test_sqlite_schema_is_what_the_store_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "--store", f"sqlite:///{tmp_path}/s.db?table=sess"]) == 0
+    ddl = capsys.readouterr().out
+    assert "CREATE TABLE IF NOT EXISTS sess" in ddl and "CREATE INDEX IF NOT EXISTS sess_expires" in ddl
+    store = SQLiteStore(f"{tmp_path}/s.db", table="sess")
+    store.save("k", b"x", 60)  # the store runs the same DDL, twice over without harm
+    store.close()

@@ -330,7 +330,7 @@ def test_environ_key_and_genid(make_client: Client) -> None:
 
     ids = iter(["custom-id-" + str(n) * 20 for n in range(3)])
     client = make_client(app, environ_key="my.session", genid=lambda: next(ids))
-    assert client.get("/").text == "custom-id-" + "0" * 20
+    assert client.get("/").text == "custom-id-" + "1" * 20  # the first id checked genid at construction
 
 
 def test_session_api(make_client: Client) -> None:
@@ -354,6 +354,10 @@ def test_session_api(make_client: Client) -> None:
     [
         ({"secret": ""}, "secret is empty"),
         ({"secret": []}, "secret is empty"),
+        ({"secret": None}, "secret is required"),
+        ({"secret": 12345}, "secret must be str, bytes or a list"),
+        ({"store": 42}, "store must be a store URL or a SessionStore; int has no load"),
+        ({"genid": lambda: "short"}, "genid returned 'short'"),
         ({"samesite": "None"}, "needs secure=True"),
         ({"samesite": "sideways"}, "samesite must be"),
         ({"cookie_name": "__Host-s", "domain": "example.com"}, "domain=None"),

@@ -68,3 +68,11 @@ def test_garbage_is_a_value_error() -> None:
     for raw in (b"\xff\xfe", b"[1, 2]", b'{"__t": "nope", "v": 1}', b"{"):
         with pytest.raises(ValueError):
             serializer.loads(raw)
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_named_time_zones_survive(value: datetime.datetime) -> None:
+    loaded = serializer.loads(serializer.dumps({"when": value}))["when"]
+    assert (loaded, loaded.tzinfo, loaded.fold) == (value, value.tzinfo, value.fold)
+    day = datetime.timedelta(days=1)
+    assert (loaded + day).utcoffset() == (value + day).utcoffset()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .demo import demo_app
+from .memory import MemoryStore
 from .middleware import SessionMiddleware
 from .store import Countable, Prunable, SessionStore, StoreError, open_store
 
@@ -97,7 +98,10 @@ def _demo_secret(store_url: str) -> str:
 
 
 def _open(args: argparse.Namespace) -> SessionStore:
-    return open_store(args.store)
+    store = open_store(args.store)
+    if isinstance(store, MemoryStore):
+        raise ValueError("memory:// sessions live inside the server's own process; this command cannot see them")
+    return store
 
 
 def _prune(args: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .ids import valid_id
+
 __all__ = ["CookieOptions", "ExpiryOptions", "SecureSetting", "cookie_options", "expiry_options", "secret_list"]
 
 SecureSetting = Literal["auto"] | bool
@@ -60,7 +62,14 @@ class ExpiryOptions:
 
 def secret_list(secret: str | bytes | Sequence[str | bytes]) -> list[bytes]:
     """The key ring as bytes: the first secret signs, every one verifies."""
-    items = [secret] if isinstance(secret, (str, bytes)) else list(secret)
+    if secret is None:
+        raise ValueError("secret is required: pass a random string, e.g. from `wsgisession secret`")
+    if isinstance(secret, (str, bytes)):
+        items: list[object] = [secret]
+    elif isinstance(secret, (list, tuple)):
+        items = list(secret)
+    else:
+        raise ValueError(f"secret must be str, bytes or a list of them, not {type(secret).__name__}")
     if not items:
         raise ValueError("secret is empty: pass a random string, e.g. from `wsgisession secret`")
     ring = []
@@ -131,7 +140,10 @@ def expiry_options(max_age: int | None, absolute_timeout: int | None, rolling: b
 
 
 def check_genid(genid: Callable[[], str]) -> Callable[[], str]:
-    """Refuse a ``genid`` that is not callable."""
+    """Refuse a ``genid`` that is not callable or whose first id has the wrong shape."""
     if not callable(genid):
         raise ValueError("genid must be a function returning a new URL-safe session id")
+    sample = genid()
+    if not isinstance(sample, str) or not valid_id(sample):
+        raise ValueError(f"genid returned {sample!r}; session ids must be 22-128 URL-safe base64 characters")
     return genid

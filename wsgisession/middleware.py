@@ -77,8 +77,7 @@ class SessionMiddleware:
         self.cookie = cookie_options(
             cookie_name, path, domain, secure, httponly, samesite, partitioned, priority, trust_proxy
         )
-        resolved = open_store(store) if isinstance(store, str) else store
-        self.store: SessionStore = resolved if resolved is not None else MemoryStore()
+        self.store: SessionStore = _resolve_store(store)
         self.engine = SessionEngine(
             self.store,
             serializer or JSONSerializer(),
@@ -125,10 +124,12 @@ class SessionMiddleware:
             return True
         if not self._warned_insecure:
             self._warned_insecure = True
+            why = "its __Host-/__Secure- name" if self.cookie.name.startswith("__") else "secure=True"
             log.warning(
-                "session cookie %r must be Secure but this request is plain http; sessions are not saved "
-                "(serve over https, set trust_proxy=True behind a TLS proxy, or use secure='auto')",
+                "session cookie %r must be Secure (%s) but this request is plain http, so sessions are not "
+                "saved: serve over https, or set trust_proxy=True behind a proxy that terminates TLS",
                 self.cookie.name,
+                why,
             )
         return False
 
@@ -141,6 +142,21 @@ class SessionMiddleware:
         if result.expire:
             return [("Set-Cookie", expire_header(self.cookie, secure))]
         return []
+
+
+def _resolve_store(store: SessionStore | str | None) -> SessionStore:
+    if store is None:
+        return MemoryStore()
+    if isinstance(store, str):
+        return open_store(store)
+    missing = [
+        name for name in ("load", "save", "touch", "delete", "close") if not callable(getattr(store, name, None))
+    ]
+    if missing:
+        raise ValueError(
+            f"store must be a store URL or a SessionStore; {type(store).__name__} has no {', '.join(missing)}()"
+        )
+    return store
 
 
 class _Response:

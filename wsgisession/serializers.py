@@ -14,6 +14,7 @@ import datetime
 import decimal
 import json
 import uuid
+import zoneinfo
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -50,7 +51,19 @@ def _encode_dict(value: dict[Any, Any]) -> Any:
 
 
 def _encode_datetime(value: datetime.datetime) -> Any:
+    if isinstance(value.tzinfo, zoneinfo.ZoneInfo) and value.tzinfo.key:
+        # A named zone keeps its name (an offset would lose daylight-saving rules): the
+        # wall time, the zone and the fold rebuild exactly the same datetime.
+        naive = value.replace(tzinfo=None, fold=0).isoformat()
+        return {_TAG: "datetime", "v": naive, "tz": value.tzinfo.key, "fold": value.fold}
     return {_TAG: "datetime", "v": value.isoformat()}
+
+
+def _decode_datetime(obj: dict[str, Any]) -> datetime.datetime:
+    value = datetime.datetime.fromisoformat(obj["v"])
+    if "tz" in obj:
+        value = value.replace(tzinfo=zoneinfo.ZoneInfo(obj["tz"]), fold=obj.get("fold", 0))
+    return value
 
 
 _ENCODERS: dict[type, Callable[[Any], Any]] = {
@@ -64,10 +77,11 @@ _ENCODERS: dict[type, Callable[[Any], Any]] = {
     decimal.Decimal: lambda v: {_TAG: "decimal", "v": str(v)},
 }
 
+_WHOLE_OBJECT = {"datetime"}  # decoders that read more of the tagged object than "v"
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "dict": lambda v: {k: x for k, x in v},
     "tuple": tuple,
-    "datetime": datetime.datetime.fromisoformat,
+    "datetime": _decode_datetime,
     "date": datetime.date.fromisoformat,
     "uuid": uuid.UUID,
     "bytes": base64.b64decode,
@@ -109,7 +123,7 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     decoder = _DECODERS.get(tag)
     if decoder is None:
         raise ValueError(f"unknown tag {tag!r} in stored session")
-    return decoder(obj["v"])
+    return decoder(obj if tag in _WHOLE_OBJECT else obj["v"])
 
 
 def _encodes(encoder: json.JSONEncoder, value: Any) -> bool:

@@ -141,6 +141,18 @@ class SQLiteStore:
         """Delete every record under this store's prefix."""
         self._run(f"DELETE FROM {self.table} WHERE substr(key, 1, ?) = ?", (len(self.prefix), self.prefix))
 
+    def schema_sql(self) -> str:
+        """The DDL of the table, which the store also runs itself on first use."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.table} (\n"
+            "    key TEXT PRIMARY KEY,\n"
+            "    data BLOB NOT NULL,\n"
+            "    version INTEGER NOT NULL,\n"
+            "    expires REAL NOT NULL  -- Unix time\n"
+            ") WITHOUT ROWID;\n"
+            f"CREATE INDEX IF NOT EXISTS {self.table}_expires ON {self.table} (expires);"
+        )
+
     def close(self) -> None:
         """Close every connection this process opened; later calls reconnect."""
         with self._lock:
@@ -178,10 +190,6 @@ class SQLiteStore:
             generation = self._generation
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute(f"PRAGMA synchronous = {self.synchronous}")
-        connection.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.table} "
-            "(key TEXT PRIMARY KEY, data BLOB NOT NULL, version INTEGER NOT NULL, expires REAL NOT NULL) WITHOUT ROWID"
-        )
-        connection.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_expires ON {self.table} (expires)")
+        connection.executescript(self.schema_sql())
         self._local.connection, self._local.generation, self._local.pid = connection, generation, pid
         return connection

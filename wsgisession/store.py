@@ -200,8 +200,9 @@ def _import_factory(scheme: str, target: str, extra: str | None) -> StoreFactory
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        hint = f'pip install "wsgisession[{extra}]"' if extra else "reinstall wsgisession"
-        raise ImportError(f"{scheme}:// session stores need {exc.name or module_name}: {hint}") from exc
+        driver = exc.name or module_name
+        hint = f'pip install "wsgisession[{extra}]" (or install {driver} itself)' if extra else "reinstall wsgisession"
+        raise ImportError(f"{scheme}:// session stores need {driver}: {hint}") from exc
     obj: object = module
     for attr in attr_path.split("."):
         obj = getattr(obj, attr)

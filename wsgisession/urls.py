@@ -29,13 +29,16 @@ class StoreURL:
     username: str | None = None
     password: str | None = None
     options: dict[str, str] = field(default_factory=dict)
+    taken: list[str] = field(default_factory=list)
 
     def text(self, name: str, default: str) -> str:
         """Take option ``name`` as text."""
+        self.taken.append(name)
         return self.options.pop(name, default)
 
     def integer(self, name: str, default: int, minimum: int = 0) -> int:
         """Take option ``name`` as an integer no smaller than ``minimum``."""
+        self.taken.append(name)
         raw = self.options.pop(name, None)
         if raw is None:
             return default
@@ -49,6 +52,7 @@ class StoreURL:
 
     def seconds(self, name: str, default: float) -> float:
         """Take option ``name`` as a positive number of seconds."""
+        self.taken.append(name)
         raw = self.options.pop(name, None)
         if raw is None:
             return default
@@ -62,6 +66,7 @@ class StoreURL:
 
     def boolean(self, name: str, default: bool) -> bool:
         """Take option ``name`` as true/false (also 1/0, yes/no, on/off)."""
+        self.taken.append(name)
         raw = self.options.pop(name, None)
         if raw is None:
             return default
@@ -73,6 +78,7 @@ class StoreURL:
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         """Take option ``name`` as one of ``choices``."""
+        self.taken.append(name)
         value = self.options.pop(name, default)
         if value not in choices:
             raise ValueError(f"store URL option {name}={value!r} must be one of {', '.join(choices)}")
@@ -82,7 +88,8 @@ class StoreURL:
         """Raise if the URL holds options that no getter took."""
         if self.options:
             unknown = ", ".join(sorted(self.options))
-            raise ValueError(f"store URL {self.redacted()!r} has unknown option(s): {unknown}")
+            known = ", ".join(sorted(self.taken)) or "none"
+            raise ValueError(f"store URL {self.redacted()!r} has unknown option(s): {unknown} (known: {known})")
 
     def redacted(self) -> str:
         """The URL with any password replaced by ``***``, fit for messages and logs."""

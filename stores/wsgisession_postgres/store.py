@@ -104,6 +104,7 @@ class PostgresStore:
         ``sslcert``, ``sslkey``, ``application_name``, ``target_session_attrs``.
         """
         parsed = parse_store_url(url)
+        parsed.taken.extend(_LIBPQ_OPTIONS)
         libpq: dict[str, Any] = {name: parsed.options.pop(name) for name in _LIBPQ_OPTIONS if name in parsed.options}
         if parsed.hosts:
             libpq["host"] = ",".join(host for host, _ in parsed.hosts)
