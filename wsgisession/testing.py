@@ -374,6 +374,8 @@ def _round_trip_app(environ: dict[str, Any], start_response: Any) -> list[bytes]
         session.destroy()
     elif action == "regenerate":
         session.regenerate()
+    elif action == "empty":
+        session.clear()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
 
@@ -441,6 +443,14 @@ class RoundTripContract:
         cookie = self._existing(app, counted)
         call(app, "/read-destroy", cookie)
         assert counted.calls == {"load": 1, "delete": 1}
+
+    def test_emptying_is_load_conditional_save_delete(self, counted: CountingStore) -> None:
+        # The conditional save makes sure no concurrent request added a key meanwhile.
+        app = self._app(counted)
+        cookie = self._existing(app, counted)
+        _, headers, _ = call(app, "/empty", cookie)
+        assert counted.calls == {"load": 1, "save": 1, "delete": 1}
+        assert session_cookie(headers) == "session="
 
     def test_regenerate_is_load_save_delete(self, counted: CountingStore) -> None:
         app = self._app(counted)
