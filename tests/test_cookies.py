@@ -77,3 +77,13 @@ def test_fast_path_agrees_with_webob() -> None:
         fast = read_cookies({"HTTP_COOKIE": header}, "session")
         slow = [v.decode() for k, v in parse_cookie(header) if k == b"session"]
         assert fast == slow, header
+
+
+def test_remembered_answers_never_change_what_is_signed_or_accepted() -> None:
+    rotated = KeyRing([b"new", b"old"])
+    sid = generate_id()
+    old_value = KeyRing([b"old"]).sign(sid)
+    assert rotated.unsign(old_value) == sid
+    assert rotated.signed_by(rotated.sign(sid)) == 0  # re-signed with the first secret
+    forged = sid + "." + "A" * 43
+    assert rotated.unsign(forged) is None and rotated.unsign(forged) is None

@@ -32,6 +32,11 @@ class KeyRing:
 
     def __init__(self, secrets: Sequence[bytes]) -> None:
         self._hmacs = [hmac.new(self.derive(s), digestmod=hashlib.sha256) for s in secrets]
+        # A session's cookie comes back on every request and is re-sent on every write:
+        # remembering recent answers spares an HMAC each way. Only values that verified
+        # are remembered, so a forged value always pays for its full check.
+        self._verified: dict[str, str] = {}
+        self._signed: dict[str, str] = {}
 
     @staticmethod
     def derive(secret: bytes) -> bytes:
@@ -45,15 +50,25 @@ class KeyRing:
 
     def sign(self, sid: str) -> str:
         """The cookie value for ``sid``, signed with the first secret."""
-        return f"{sid}.{self._signature(0, sid)}"
+        value = self._signed.get(sid)
+        if value is None:
+            value = f"{sid}.{self._signature(0, sid)}"
+            _remember(self._signed, sid, value)
+        return value
 
     def unsign(self, value: str) -> str | None:
         """The id in a cookie value if its signature verifies under any secret, else ``None``."""
+        known = self._verified.get(value)
+        if known is not None:
+            return known
         sid, dot, signature = value.rpartition(".")
         if not dot or len(signature) != 43 or not valid_id(sid):
             return None
         for index in range(len(self._hmacs)):
             if hmac.compare_digest(self._signature(index, sid), signature):
+                _remember(self._verified, value, sid)
+                if index == 0:
+                    _remember(self._signed, sid, value)
                 return sid
         return None
 
@@ -64,6 +79,15 @@ class KeyRing:
             if valid_id(sid) and hmac.compare_digest(self._signature(index, sid), signature):
                 return index
         return None
+
+
+_REMEMBERED = 4096
+
+
+def _remember(cache: dict[str, str], key: str, value: str) -> None:
+    if len(cache) >= _REMEMBERED:
+        cache.clear()  # crude, but bounded and lock-free; the next requests refill it
+    cache[key] = value
 
 
 def read_cookies(environ: dict[str, Any], name: str) -> list[str]:

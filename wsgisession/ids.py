@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -21,6 +22,7 @@ def valid_id(sid: str) -> bool:
     return _ID_CHARS.fullmatch(sid) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def store_key(sid: str) -> str:
     """The key a session is stored under: a SHA-256 of its id, so that a dump of the
     store, or a timing probe of its index, yields no usable session token."""

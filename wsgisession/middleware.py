@@ -135,6 +135,8 @@ class SessionMiddleware:
 
     def headers_for(self, result: CommitResult, environ: WSGIEnvironment) -> list[tuple[str, str]]:
         """The ``Set-Cookie`` header a commit result asks for, if any."""
+        if result.value is None and not result.expire:
+            return []
         secure = self.cookie.secure is True or is_https(environ, self.cookie.trust_proxy)
         if result.value is not None:
             value = set_header(self.cookie, self.keys.sign(result.value), result.max_age, secure)
