@@ -16,7 +16,7 @@ from webtest import TestApp
 
 from wsgisession import MemoryStore, SessionMiddleware, SQLiteStore, StoreUnavailable
 from wsgisession.ids import store_key
-from wsgisession.serializers import SerializationError
+from wsgisession.serializers import JSONSerializer, SerializationError
 from wsgisession.testing import CountingStore
 
 Client = Callable[..., TestApp]
@@ -459,3 +459,40 @@ def test_deleting_max_age_follows_the_default_again(make_client: Client) -> None
     assert client.get("/remember").text == "2592000"
     response = client.get("/default")
     assert response.text == "600" and "Max-Age=600" in set_cookies(response)[0]
+
+
+def test_change_through_a_kept_reference_after_start_response_is_saved(make_client: Client) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        cart = environ["wsgisession"].setdefault("cart", [])
+        start_response("200 OK", [])
+        cart.append("late")  # after the commit, through a reference taken before it
+        return [b""]
+
+    client = make_client(app)
+    client.get("/")
+    client.get("/")
+    cookie = f"session={client.cookies['session']}"
+    assert make_client().get("/get/cart", headers={"Cookie": cookie}).text == "['late', 'late']"
+
+
+class CountingSerializer(JSONSerializer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dumps_calls = 0
+
+    def dumps(self, data: dict[str, Any]) -> bytes:
+        self.dumps_calls += 1
+        return super().dumps(data)
+
+
+def test_a_session_of_plain_values_is_encoded_once_per_request(make_client: Client) -> None:
+    serializer = CountingSerializer()
+    client = make_client(serializer=serializer)
+    client.get("/set/n/1")
+    serializer.dumps_calls = 0
+    client.get("/get/n")
+    assert serializer.dumps_calls == 1  # at start_response; nothing can change it after
+    client.get("/append/cart/x")
+    serializer.dumps_calls = 0
+    client.get("/get/n")
+    assert serializer.dumps_calls == 2  # a list could be changed in place later: checked at close

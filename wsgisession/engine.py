@@ -167,6 +167,7 @@ class SessionEngine:
         if session._retired and result is NOTHING and not data:
             result = EXPIRE
         session._retired, session._moved_from = [], None
+        session._committed_at = session._uses
         return result
 
     def _abandon(self, session: Session) -> CommitResult:

@@ -215,7 +215,8 @@ class _ClosingBody:
             if close is not None:
                 close()
         finally:
-            if self.response.committed and self.response.session.accessed:
+            session = self.response.session
+            if self.response.committed and session.accessed and not session._unchanged_since_commit():
                 self.response.commit_late()
 
 

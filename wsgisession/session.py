@@ -7,7 +7,10 @@ the response starts; the session only keeps the state that decision needs.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import time
+import uuid
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,10 @@ if TYPE_CHECKING:
     from .engine import SessionEngine
 
 __all__ = ["Session"]
+
+_IMMUTABLE = frozenset(
+    {str, int, float, bool, type(None), bytes, datetime.datetime, datetime.date, uuid.UUID, decimal.Decimal}
+)
 
 
 class Session(MutableMapping[str, Any]):
@@ -41,12 +48,15 @@ class Session(MutableMapping[str, Any]):
         self._stored_max_age: int | None = None
         self._retired: list[str] = []
         self._moved_from: str | None = None  # the id regenerate() took the data from
+        self._uses = 0  # every use of the session through its API counts one
+        self._committed_at = -1  # the count of uses when the engine last committed
         self.accessed = False
         """Whether the application (or a rolling refresh) has used the session."""
 
     # --- loading -----------------------------------------------------------------
 
     def _load(self) -> dict[str, Any]:
+        self._uses += 1
         data = self._data
         if data is not None:
             return data
@@ -61,6 +71,14 @@ class Session(MutableMapping[str, Any]):
             self._created, self._stored_max_age = self._loaded.created, self._loaded.max_age
         self._data = data
         return data
+
+    def _unchanged_since_commit(self) -> bool:
+        """Whether nothing can have changed since the last commit: the session was not
+        used since, and it holds no list, dict or other value that could have been
+        changed in place through a reference the app kept."""
+        if self._uses != self._committed_at or self._retired:
+            return False
+        return self._data is None or all(type(value) in _IMMUTABLE for value in self._data.values())
 
     def _cookie_id(self) -> str | None:
         """The verified id the request's cookie carries, read on first need."""
@@ -179,5 +197,6 @@ class Session(MutableMapping[str, Any]):
             self._retired.append(sid)
         self._moved_from = None
         self.accessed = True
+        self._uses += 1
         self._sid, self._record, self._loaded = None, None, None
         self._data, self._created, self._stored_max_age = {}, time.time(), None
