@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks import http, report
-
 ROOT = Path(__file__).resolve().parent.parent
+# The benchmark suite is not installed with the package; it runs from the checkout.
+sys.path.append(str(ROOT))
+
+from benchmarks import http, report  # noqa: E402
+
 SCENARIOS = {"untouched", "read", "write", "create", "destroy"}
 
 
