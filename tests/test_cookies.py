@@ -87,3 +87,9 @@ def test_remembered_answers_never_change_what_is_signed_or_accepted() -> None:
     assert rotated.signed_by(rotated.sign(sid)) == 0  # re-signed with the first secret
     forged = sid + "." + "A" * 43
     assert rotated.unsign(forged) is None and rotated.unsign(forged) is None
+
+
+def test_a_cookie_with_another_name_is_never_the_session() -> None:
+    value = ring.sign(generate_id())
+    for header in ("session" + value, "XXXXXXX" + value + "; mysessionpref=1", "session_old=" + value):
+        assert read_cookies({"HTTP_COOKIE": header}, "session") == [], header

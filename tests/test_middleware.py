@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import pytest
-from conftest import SECRET
+from conftest import SECRET, echo_app
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
@@ -373,6 +374,9 @@ def test_session_api(make_client: Client) -> None:
         ({"store": "memory://?max_entires=5"}, "unknown option"),
         ({"conflicts": "pray"}, "conflicts must be"),
         ({"path": "app"}, "must start with '/'"),
+        ({"path": "/caf\u00e9"}, "only URL path characters"),
+        ({"path": "/a,b"}, "only URL path characters"),
+        ({"samesite": True}, "samesite must be"),
     ],
 )
 def test_bad_configuration_fails_at_construction(options: dict[str, Any], message: str) -> None:
@@ -435,10 +439,15 @@ def _reading_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [str(value).encode()]
 
 
-def call_with(app: Any, extra: dict[str, str]) -> tuple[str, list[tuple[str, str]], bytes]:
+def _environ(**extra: str) -> dict[str, Any]:
     environ: dict[str, Any] = {}
     setup_testing_defaults(environ)
     environ.update(extra)
+    return environ
+
+
+def call_with(app: Any, extra: dict[str, str]) -> tuple[str, list[tuple[str, str]], bytes]:
+    environ = _environ(**extra)
     captured: list[Any] = []
     body = app(environ, lambda status, headers, exc_info=None: captured.extend([status, headers]))
     return captured[0], captured[1], b"".join(body)
@@ -496,3 +505,77 @@ def test_a_session_of_plain_values_is_encoded_once_per_request(make_client: Clie
     serializer.dumps_calls = 0
     client.get("/get/n")
     assert serializer.dumps_calls == 2  # a list could be changed in place later: checked at close
+
+
+def test_a_body_that_raises_saves_nothing_more(make_client: Client) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        session = environ["wsgisession"]
+        session["step"] = "started"
+        start_response("200 OK", [])
+        yield b"part one"
+        session["paid"] = True
+        raise RuntimeError("the body failed")
+
+    middleware = make_client(app).app
+    captured: list[Any] = []
+    body = middleware(_environ(), lambda status, headers, exc_info=None: captured.extend(headers))
+    with pytest.raises(RuntimeError):
+        list(body)
+    body.close()
+    cookie = next(v for k, v in captured if k == "Set-Cookie").split(";", 1)[0]
+    reader = make_client()
+    assert reader.get("/get/step", headers={"Cookie": cookie}).text == "started"
+    assert reader.get("/get/paid", headers={"Cookie": cookie}).text == "None"
+
+
+def test_an_error_page_after_start_response_keeps_the_cookie_and_saves_nothing_more(
+    make_client: Client, store: CountingStore
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        session = environ["wsgisession"]
+        session["cart"] = ["tea"]
+        start_response("200 OK", [])
+        try:
+            raise ValueError("rendering failed")
+        except ValueError:
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
+        session["after_error"] = True
+        return [b"error"]
+
+    response = make_client(app).get("/", status=500)
+    [cookie] = set_cookies(response)
+    assert response.headers["Vary"] == "Cookie"
+    value = cookie.split(";", 1)[0]
+    assert make_client().get("/get/after_error", headers={"Cookie": value}).text == "None"
+    assert make_client().get("/get/cart", headers={"Cookie": value}).text == "['tea']"
+
+
+def test_a_save_after_the_headers_keeps_the_browsers_expiry(make_client: Client, store: CountingStore) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        yield b"streaming"
+        environ["wsgisession"]["seen"] = True  # no cookie can carry a new expiry now
+
+    client = make_client(max_age=100)
+    client.get("/set/k/v")
+    key = store_key(session_id(client))
+    before = store.inner.load(key)
+    time.sleep(1.5)
+    make_client(app, max_age=100).get("/", headers={"Cookie": f"session={client.cookies['session']}"})
+    after = store.inner.load(key)
+    assert before is not None and after is not None and after.version != before.version
+    assert abs(after.expires_at - before.expires_at) < 1
+
+
+def test_rolling_renewal_never_fails_a_page_that_does_not_use_the_session(tmp_path: Any) -> None:
+    working = TestApp(SessionMiddleware(echo_app, secret=SECRET, store=SQLiteStore(str(tmp_path / "s.db"))))
+    working.get("/set/k/v")
+    cookie = f"session={working.cookies['session']}"
+    broken = SQLiteStore(str(tmp_path / "missing-dir" / "s.db"))
+    client = TestApp(SessionMiddleware(_touching_app, secret=SECRET, store=broken, rolling=True))
+    assert client.get("/untouched", headers={"Cookie": cookie}).text == "fine"
+
+
+def test_secure_false_is_never_secure(make_client: Client) -> None:
+    [cookie] = set_cookies(make_client(secure=False).get("/set/k/v", extra_environ={"wsgi.url_scheme": "https"}))
+    assert "secure" not in cookie.lower()

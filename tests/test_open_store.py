@@ -29,6 +29,15 @@ def test_bad_urls_say_what_to_change() -> None:
         open_store("sqlite:///x.db?table=drop;table")
     with pytest.raises(ValueError, match="busy_timeout"):
         open_store("sqlite:///x.db?busy_timeout=soon")
+    for bad in ("nan", "inf", "0"):
+        with pytest.raises(ValueError, match="more than 0 seconds"):
+            open_store(f"sqlite:///x.db?busy_timeout={bad}")
+
+
+def test_passwords_never_reach_error_messages() -> None:
+    with pytest.raises(ValueError) as raised:
+        open_store("redis://app:p%40ss@127.0.0.1:6379/0?bogus=1")
+    assert "p%40ss" not in str(raised.value) and "app:***@" in str(raised.value)
 
 
 def test_register_store() -> None:

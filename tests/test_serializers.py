@@ -76,3 +76,14 @@ def test_named_time_zones_survive(value: datetime.datetime) -> None:
     assert (loaded, loaded.tzinfo, loaded.fold) == (value, value.tzinfo, value.fold)
     day = datetime.timedelta(days=1)
     assert (loaded + day).utcoffset() == (value + day).utcoffset()
+
+
+def test_a_session_key_named_like_the_tag_round_trips() -> None:
+    for data in ({"__t": "tuple", "v": 5}, {"__t": "note"}, {"__t": "uuid", "v": "not a uuid"}):
+        assert serializer.loads(serializer.dumps(data)) == data
+
+
+def test_malformed_tagged_values_are_value_errors() -> None:
+    for raw in (b'{"a": {"__t": "tuple", "v": 5}}', b'{"a": {"__t": "uuid"}}', b'{"a": {"__t": "decimal", "v": "x"}}'):
+        with pytest.raises(ValueError, match="malformed"):
+            serializer.loads(raw)

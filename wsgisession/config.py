@@ -20,6 +20,7 @@ SecureSetting = Literal["auto"] | bool
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 _PRIORITY = {"low": "Low", "medium": "Medium", "high": "High"}
+_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+=:@/%]*")
 _DOMAIN = re.compile(r"\.?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 _SHORT_SECRET = 32
 
@@ -103,8 +104,8 @@ def cookie_options(  # noqa: PLR0912 - one check per setting, read top to bottom
     """Check and normalise the cookie settings."""
     if not _TOKEN.fullmatch(name):
         raise ValueError(f"cookie_name {name!r} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
-    if not path.startswith("/") or any(c in path for c in ";\r\n"):
-        raise ValueError(f"path {path!r} must start with '/' and hold no ';' or line breaks")
+    if not _PATH.fullmatch(path):
+        raise ValueError(f"path {path!r} must start with '/' and hold only URL path characters (percent-encode others)")
     if domain is not None and not _DOMAIN.fullmatch(domain):
         raise ValueError(f"domain {domain!r} is not a host name; use e.g. 'example.com' or None")
     if secure not in ("auto", True, False):
@@ -117,7 +118,7 @@ def cookie_options(  # noqa: PLR0912 - one check per setting, read top to bottom
     if name.startswith("__Host-") and (domain is not None or path != "/"):
         raise ValueError(f"cookie_name {name!r} needs domain=None and path='/' (the __Host- prefix forbids others)")
     if samesite is not None:
-        if samesite.lower() not in _SAMESITE:
+        if not isinstance(samesite, str) or samesite.lower() not in _SAMESITE:
             raise ValueError(f"samesite must be 'Strict', 'Lax', 'None' or None, not {samesite!r}")
         samesite = _SAMESITE[samesite.lower()]
         if samesite == "None" and secure is not True:

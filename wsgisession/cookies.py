@@ -118,7 +118,7 @@ def _single_simple_value(header: str, name: str) -> str | None:
     WebOb's parser is exact but costs more than the rest of a read request."""
     marker = name + "="
     start = header.find(marker)
-    if start != header.rfind(marker) or (start > 0 and header[start - 1] not in "; "):
+    if start < 0 or start != header.rfind(marker) or (start > 0 and header[start - 1] not in "; "):
         return None
     start += len(marker)
     end = header.find(";", start)

@@ -77,7 +77,7 @@ def _act(environ: WSGIEnvironment, session: Session, start_response: StartRespon
 
 def _form(environ: WSGIEnvironment) -> dict[str, str]:
     try:
-        length = min(int(environ.get("CONTENT_LENGTH") or 0), 65_536)
+        length = max(0, min(int(environ.get("CONTENT_LENGTH") or 0), 65_536))
     except ValueError:
         length = 0
     body = environ["wsgi.input"].read(length).decode("utf-8", "replace")

@@ -130,7 +130,7 @@ class SessionEngine:
         try:
             stored = payload.decode(record.data)
             data = self.serializer.loads(stored.data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             log.warning("deleting a session record that cannot be decoded (%s): %s", key[:12], exc)
             self.store.delete(key)
             return None
@@ -154,7 +154,7 @@ class SessionEngine:
         if not session.accessed and not session._retired:
             if not (self.expiry.rolling and can_set_cookie and session._cookie_id() is not None):
                 return NOTHING
-            session._load()
+            return self._renew_untouched(session)
         data = session._data or {}
         result = self._write(session, data, can_set_cookie)
         if data and result.value is None and session._record is None:
@@ -169,6 +169,18 @@ class SessionEngine:
         session._retired, session._moved_from = [], None
         session._committed_at = session._uses
         return result
+
+    def _renew_untouched(self, session: Session) -> CommitResult:
+        """A rolling renewal for a request that never used its session: a store that is
+        down must not fail a page that does not need it, so the renewal is skipped."""
+        try:
+            session._load()
+            return self._write(session, session._data or {}, True)
+        except StoreError as exc:
+            log.warning("could not renew a rolling session: %s", exc)
+            return NOTHING
+        finally:
+            session._committed_at = session._uses
 
     def _abandon(self, session: Session) -> CommitResult:
         """Undo a regenerate whose old record someone else deleted meanwhile: the data it
@@ -185,6 +197,9 @@ class SessionEngine:
                 return NOTHING
             return self._empty(session, can_set_cookie)
         ttl, cookie_max_age = self._lifetime(session)
+        if not can_set_cookie and session._record is not None and math.isfinite(session._record.expires_at):
+            # No cookie can follow this save: keep the expiry the browser already has.
+            ttl = min(ttl, math.ceil(session._record.expires_at - time.time()))
         if ttl <= 0:
             return self._expire(session)
         raw = self.encode(session)

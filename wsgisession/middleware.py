@@ -137,7 +137,9 @@ class SessionMiddleware:
         """The ``Set-Cookie`` header a commit result asks for, if any."""
         if result.value is None and not result.expire:
             return []
-        secure = self.cookie.secure is True or is_https(environ, self.cookie.trust_proxy)
+        secure = self.cookie.secure is True or (
+            self.cookie.secure == "auto" and is_https(environ, self.cookie.trust_proxy)
+        )
         if result.value is not None:
             value = set_header(self.cookie, self.keys.sign(result.value), result.max_age, secure)
             return [("Set-Cookie", value)]
@@ -164,7 +166,7 @@ def _resolve_store(store: SessionStore | str | None) -> SessionStore:
 class _Response:
     """One request's response: commits at ``start_response``, again at ``close``."""
 
-    __slots__ = ("committed", "environ", "middleware", "session", "status_ok", "upstream")
+    __slots__ = ("added", "committed", "environ", "middleware", "session", "status_ok", "upstream")
 
     def __init__(
         self, middleware: SessionMiddleware, environ: WSGIEnvironment, session: Session, upstream: StartResponse
@@ -172,24 +174,37 @@ class _Response:
         self.middleware, self.environ, self.session, self.upstream = middleware, environ, session, upstream
         self.committed = False
         self.status_ok = True
+        self.added: list[tuple[str, str]] = []  # the Set-Cookie the commit asked for
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
     ) -> Callable[[bytes], object]:
+        headers = list(headers)
         if not self.committed:
             self.committed = True
-            headers = self._commit(status, list(headers), exc_info)
+            self._commit(status, headers, exc_info)
+        else:
+            # An error page replacing the first headers (PEP 3333): what was already
+            # saved keeps its cookie, and nothing after this point is saved.
+            self.status_ok = False
+            headers.extend(self.added)
+            if self.session.accessed:
+                _add_vary_cookie(headers)
         return self.upstream(status, headers, exc_info)
 
-    def _commit(self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None) -> list[tuple[str, str]]:
+    def _commit(self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None) -> None:
         middleware, session = self.middleware, self.session
         self.status_ok = exc_info is None and status[:1] != "5"
         if (self.status_ok or middleware.save_on_error) and middleware.may_write(self.environ):
             result = middleware.engine.commit(session)
-            headers.extend(middleware.headers_for(result, self.environ))
+            self.added = middleware.headers_for(result, self.environ)
+            headers.extend(self.added)
         if session.accessed:
             _add_vary_cookie(headers)
-        return headers
+
+    def body_failed(self) -> None:
+        """The body raised while it was produced: like an app that raises, save nothing more."""
+        self.status_ok = False
 
     def commit_late(self) -> None:
         """Save what changed after the headers left (or after the app raised)."""
@@ -207,7 +222,22 @@ class _ClosingBody:
         self.body, self.response = body, response
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
+        if type(self.body) in (list, tuple):
+            return iter(self.body)  # nothing runs while it is read, so nothing can fail
+        return self._watched()
+
+    def _watched(self) -> Iterator[bytes]:
+        try:
+            yield from self.body
+        except GeneratorExit:
+            raise  # the server stopped reading: not a failure of the app
+        except BaseException:
+            self.response.body_failed()
+            raise
+
+    def __len__(self) -> int:
+        # Lets a server that counts one-chunk bodies (wsgiref) still set Content-Length.
+        return len(self.body)  # type: ignore[arg-type]  # TypeError when it has no length, as servers expect
 
     def close(self) -> None:
         try:

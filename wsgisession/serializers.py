@@ -123,7 +123,10 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     decoder = _DECODERS.get(tag)
     if decoder is None:
         raise ValueError(f"unknown tag {tag!r} in stored session")
-    return decoder(obj if tag in _WHOLE_OBJECT else obj["v"])
+    try:
+        return decoder(obj if tag in _WHOLE_OBJECT else obj["v"])
+    except (TypeError, KeyError, ValueError, ArithmeticError) as exc:
+        raise ValueError(f"malformed {tag!r} value in stored session: {exc!r}") from None
 
 
 def _encodes(encoder: json.JSONEncoder, value: Any) -> bool:
@@ -154,6 +157,8 @@ class JSONSerializer:
                 encoded[key] = _encode(value)
             except (TypeError, RecursionError) as exc:
                 raise SerializationError(f"session[{key!r}] cannot be stored: {exc}") from None
+        if _TAG in encoded:  # the session dict itself must not look like a tag
+            encoded = {_TAG: "dict", "v": [[k, v] for k, v in encoded.items()]}
         try:
             return self._encoder.encode(encoded).encode("utf-8")
         except ValueError as exc:  # NaN or infinity: not JSON, and not faithful elsewhere

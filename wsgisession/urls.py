@@ -8,12 +8,15 @@ name never passes silently.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
 __all__ = ["StoreURL", "parse_store_url"]
 
 _TRUE = {"1", "true", "yes", "on"}
+_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#]*@")
 _FALSE = {"0", "false", "no", "off"}
 
 
@@ -60,7 +63,7 @@ class StoreURL:
             value = float(raw)
         except ValueError:
             raise ValueError(f"store URL option {name}={raw!r} must be a number of seconds") from None
-        if value <= 0:
+        if not math.isfinite(value) or value <= 0:
             raise ValueError(f"store URL option {name}={raw} must be more than 0 seconds")
         return value
 
@@ -95,7 +98,7 @@ class StoreURL:
         """The URL with any password replaced by ``***``, fit for messages and logs."""
         if self.password is None:
             return self.url
-        return self.url.replace(":" + self.password + "@", ":***@", 1)
+        return _PASSWORD.sub(r"\1***@", self.url, count=1)
 
 
 def parse_store_url(url: str, default_port: int | None = None) -> StoreURL:
