@@ -15,7 +15,7 @@ from pymemcache.client.hash import HashClient  # type: ignore[import-untyped]
 from wsgisession_memcached import MemcachedStore
 
 from wsgisession.store import StoreError, StoreUnavailable, VersionConflict, open_store
-from wsgisession.testing import RoundTripContract, StoreContract, StoreFactory
+from wsgisession.testing import RoundTripContract, StoreContract, StoreFactory, require_server
 
 DAY = 86_400
 
@@ -246,7 +246,8 @@ def test_ipv6_loopback_server(memcached_binary: str) -> None:
     try:
         server = MemcachedServer(memcached_binary, host="::1").start()
     except OSError as exc:
-        pytest.skip(f"no IPv6 loopback: {exc}")
+        require_server("an IPv6 loopback address", str(exc))
+        raise
     try:
         store = open_store(f"memcached://[::1]:{server.port}")
         key = _key()

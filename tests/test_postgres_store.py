@@ -17,7 +17,14 @@ from psycopg_pool import ConnectionPool
 from wsgisession_postgres import PostgresStore
 
 from wsgisession.store import Clearable, Countable, Prunable, StoreError, StoreUnavailable, VersionConflict, open_store
-from wsgisession.testing import RoundTripContract, StoreContract, StoreFactory, require_server
+from wsgisession.testing import (
+    CountClearContract,
+    PruneContract,
+    RoundTripContract,
+    StoreContract,
+    StoreFactory,
+    require_server,
+)
 
 SHARED_URL = os.environ.get("WSGISESSION_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -62,13 +69,13 @@ def _rows(admin: psycopg.Connection, table: str) -> int:
     return int(row[0])
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(StoreContract, PruneContract, CountClearContract):
     @pytest.fixture
     def store_factory(self, make_store: Callable[..., PostgresStore]) -> StoreFactory:
         return lambda prefix: make_store(prefix=prefix)
 
 
-class TestPostgresStoreWithoutPreparedStatements(StoreContract):
+class TestPostgresStoreWithoutPreparedStatements(StoreContract, PruneContract, CountClearContract):
     """The PgBouncer transaction-mode setting passes the same contract."""
 
     @pytest.fixture

@@ -22,7 +22,7 @@ from wsgisession_redis import RedisStore
 from wsgisession_redis._record import pack
 
 from wsgisession.store import StoreError, StoreUnavailable, VersionConflict, open_store
-from wsgisession.testing import RoundTripContract, StoreContract, StoreFactory, require_server
+from wsgisession.testing import CountClearContract, RoundTripContract, StoreContract, StoreFactory, require_server
 
 SHARED_URL = os.environ.get("WSGISESSION_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -84,7 +84,7 @@ def cluster() -> Iterator[LocalRedisCluster]:
     local.stop()
 
 
-class TestRedisStore(StoreContract):
+class TestRedisStore(StoreContract, CountClearContract):
     """The contract on the shared server."""
 
     @pytest.fixture
@@ -92,7 +92,7 @@ class TestRedisStore(StoreContract):
         yield from _cleaning_factory(shared_url)
 
 
-class TestRedisClusterStore(StoreContract):
+class TestRedisClusterStore(StoreContract, CountClearContract):
     """The contract on a three-master cluster."""
 
     @pytest.fixture

@@ -8,10 +8,10 @@ import pytest
 
 from wsgisession.memory import MemoryStore
 from wsgisession.sqlite import SQLiteStore
-from wsgisession.testing import RoundTripContract, StoreContract, StoreFactory
+from wsgisession.testing import CountClearContract, PruneContract, RoundTripContract, StoreContract, StoreFactory
 
 
-class TestMemoryStore(StoreContract):
+class TestMemoryStore(StoreContract, PruneContract, CountClearContract):
     @pytest.fixture
     def store_factory(self) -> StoreFactory:
         shared = MemoryStore()
@@ -26,7 +26,7 @@ class TestMemoryStore(StoreContract):
         return make
 
 
-class TestSQLiteStore(StoreContract):
+class TestSQLiteStore(StoreContract, PruneContract, CountClearContract):
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> StoreFactory:
         path = str(tmp_path / "sessions.db")

@@ -14,12 +14,14 @@ Importing this module imports pytest; nothing else in wsgisession does.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
@@ -29,12 +31,16 @@ from .ids import store_key
 from .store import Clearable, Countable, Prunable, Record, SessionStore, VersionConflict
 
 __all__ = [
+    "CountClearContract",
     "CountingStore",
+    "PruneContract",
     "RoundTripContract",
     "StoreContract",
     "StoreFactory",
     "call",
+    "require_module",
     "require_server",
+    "serve",
     "session_cookie",
 ]
 
@@ -92,12 +98,9 @@ def _key() -> str:
     return uuid.uuid4().hex
 
 
-class StoreContract:
-    """The behaviour every :class:`~wsgisession.store.SessionStore` must show.
-
-    Subclasses provide the ``store_factory`` fixture; each test gets stores on a
-    prefix of its own, so tests never see each other's records.
-    """
+class _StorePerTest:
+    """Fixtures of the contract classes: each test gets stores on a prefix of its own,
+    so tests never see each other's records."""
 
     @pytest.fixture
     def prefix(self) -> str:
@@ -110,6 +113,20 @@ class StoreContract:
         store = store_factory(prefix)
         yield store
         store.close()
+
+
+class StoreContract(_StorePerTest):
+    """The behaviour every :class:`~wsgisession.store.SessionStore` must show.
+
+    Subclasses provide the ``store_factory`` fixture. A store with the optional
+    capabilities also takes :class:`PruneContract` and :class:`CountClearContract`.
+    """
+
+    def test_every_capability_is_under_test(self, store: SessionStore) -> None:
+        if isinstance(store, Prunable):
+            assert isinstance(self, PruneContract), "the store has prune(): add PruneContract to the test class"
+        if isinstance(store, Countable) and isinstance(store, Clearable):
+            assert isinstance(self, CountClearContract), "the store has count() and clear(): add CountClearContract"
 
     def test_load_missing_is_none(self, store: SessionStore) -> None:
         assert store.load(_key()) is None
@@ -272,9 +289,12 @@ class StoreContract:
         _in_threads(8, increment)
         assert _data(store, key) == b"200"
 
+
+class PruneContract(_StorePerTest):
+    """For a store with ``prune()``."""
+
     def test_prune_drops_only_expired(self, store: SessionStore) -> None:
-        if not isinstance(store, Prunable):
-            pytest.skip("store has no prune()")
+        assert isinstance(store, Prunable)
         live, dead = _key(), _key()
         store.save(live, b"live", 60)
         store.save(dead, b"dead", 1)
@@ -283,9 +303,12 @@ class StoreContract:
         assert _data(store, live) == b"live"
         assert store.load(dead) is None
 
+
+class CountClearContract(_StorePerTest):
+    """For a store with ``count()`` and ``clear()``."""
+
     def test_count_and_clear(self, store: SessionStore) -> None:
-        if not isinstance(store, Countable) or not isinstance(store, Clearable):
-            pytest.skip("store has no count() and clear()")
+        assert isinstance(store, Countable) and isinstance(store, Clearable)
         for _ in range(3):
             store.save(_key(), b"x", 60)
         assert store.count() == 3
@@ -323,8 +346,18 @@ def require_server(what: str, reason: str) -> None:
     """
     message = f"{what} is not available: {reason}"
     if os.environ.get("WSGISESSION_REQUIRE_SERVERS") == "1":
-        pytest.fail(message + " (WSGISESSION_REQUIRE_SERVERS=1)")
-    pytest.skip(message)
+        pytest.fail(message + " (WSGISESSION_REQUIRE_SERVERS=1)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def require_module(name: str) -> ModuleType:
+    """Import ``name`` for the calling tests, which are skipped without it (or fail,
+    under ``WSGISESSION_REQUIRE_SERVERS=1``); usable at module level."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        require_server(f"the {name} package", str(exc))
+        raise  # not reached: require_server skips or fails
 
 
 def call(
@@ -336,6 +369,12 @@ def call(
     environ["PATH_INFO"], environ["wsgi.url_scheme"] = path, scheme
     if cookie is not None:
         environ["HTTP_COOKIE"] = cookie
+    return serve(app, environ)
+
+
+def serve(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Serve one request in ``environ`` as a server would: drain and close the body;
+    return status, headers and body."""
     captured: list[Any] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:

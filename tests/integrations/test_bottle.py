@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-bottle = pytest.importorskip("bottle")
+from wsgisession.testing import require_module
 
-from wsgisession import Session, SessionMiddleware  # noqa: E402
-from wsgisession.integrations.bottle import SessionPlugin  # noqa: E402
+bottle = require_module("bottle")
+
+from wsgisession import Session, SessionMiddleware
+from wsgisession.integrations.bottle import SessionPlugin
 
 SECRET = "bottle-tests-" + "b" * 40
 

@@ -9,20 +9,22 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-pytest.importorskip("django")
+from wsgisession.testing import require_module
+
+require_module("django")
 os.environ["DJANGO_SETTINGS_MODULE"] = "django_settings"
 
 import django  # type: ignore[import-untyped]
 
 django.setup()
 
-from django.contrib.auth.models import User  # type: ignore[import-untyped]  # noqa: E402
-from django.core.management import call_command  # type: ignore[import-untyped]  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # type: ignore[import-untyped]  # noqa: E402
+from django.contrib.auth.models import User  # type: ignore[import-untyped]
+from django.core.management import call_command  # type: ignore[import-untyped]
+from django.core.wsgi import get_wsgi_application  # type: ignore[import-untyped]
 
-from wsgisession import MemoryStore  # noqa: E402
-from wsgisession.ids import store_key  # noqa: E402
-from wsgisession.integrations.django import SessionMiddleware, wrap  # noqa: E402
+from wsgisession import MemoryStore
+from wsgisession.ids import store_key
+from wsgisession.integrations.django import SessionMiddleware, wrap
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,6 +14,8 @@ from urllib.request import HTTPCookieProcessor, OpenerDirector, build_opener
 import pytest
 from mirakuru import HTTPExecutor
 
+from wsgisession.testing import require_module
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FRAMEWORKS = ["flask", "django", "pyramid", "bottle"]
 TOKEN = re.compile(r'name="(csrf_token|csrfmiddlewaretoken)" value="([^"]+)"')
@@ -29,7 +31,7 @@ def free_port() -> int:
 @pytest.fixture(params=FRAMEWORKS)
 def example(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Start examples/<framework>/app.py on a free port; yield its URL; always stop it."""
-    pytest.importorskip(request.param)
+    require_module(request.param)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     server = HTTPExecutor(

@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from webtest import TestApp
 
-pytest.importorskip("flask")
+from wsgisession.testing import require_module
+
+require_module("flask")
 
 import flask
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-pytest.importorskip("pyramid")
+from wsgisession.testing import require_module
+
+require_module("pyramid")
 
 from pyramid.config import Configurator  # type: ignore[import-untyped]
 from pyramid.interfaces import ISession  # type: ignore[import-untyped]
