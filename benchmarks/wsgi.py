@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsgisession.testing import serve
+
 from .timing import Case
 
 SCENARIOS = ("untouched", "read", "write", "create", "destroy")
@@ -67,24 +69,6 @@ def environ(path: str, cookie: str | None = None, extra: dict[str, Any] | None =
     return env
 
 
-def call(app: App, env: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Serve one request; return status, headers and body."""
-    seen: list[Any] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-        seen[:] = [status, headers]
-        return lambda _: None
-
-    body = app(env, start_response)
-    try:
-        data = b"".join(body)
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    return seen[0], seen[1], data
-
-
 def runner(app: App) -> Callable[[dict[str, Any]], None]:
     """The timed call: serve the request and drain and close its body, nothing else."""
 
@@ -108,7 +92,7 @@ def _discard(_: bytes) -> None:
 
 def new_session(target: Target, payload: int = DEFAULT_PAYLOAD) -> str:
     """Create a session through ``target`` and return the ``Cookie`` header that sends it back."""
-    status, headers, _ = call(target.app, environ("/create", None, {"bench.payload": payload}))
+    status, headers, _ = serve(target.app, environ("/create", None, {"bench.payload": payload}))
     if not status.startswith(("200", "302")):
         raise RuntimeError(f"{target.name}: /create answered {status}")
     for name, raw in headers:

@@ -18,7 +18,7 @@ from webtest import TestApp
 from wsgisession import MemoryStore, SessionMiddleware, SQLiteStore, StoreUnavailable
 from wsgisession.ids import store_key
 from wsgisession.serializers import JSONSerializer, SerializationError
-from wsgisession.testing import CountingStore
+from wsgisession.testing import CountingStore, serve
 
 Client = Callable[..., TestApp]
 
@@ -428,7 +428,7 @@ def test_nothing_a_client_sends_makes_it_raise(cookie: str, proto: str) -> None:
     store = CountingStore(MemoryStore())
     app = SessionMiddleware(_reading_app, secret=SECRET, store=store, trust_proxy=True)
     environ = {"HTTP_COOKIE": "session=" + cookie, "HTTP_X_FORWARDED_PROTO": proto}
-    status, _, body = call_with(app, environ)
+    status, _, body = serve(app, _environ(**environ))
     assert status == "200 OK" and body == b"None"
     assert store.total == 0
 
@@ -444,13 +444,6 @@ def _environ(**extra: str) -> dict[str, Any]:
     setup_testing_defaults(environ)
     environ.update(extra)
     return environ
-
-
-def call_with(app: Any, extra: dict[str, str]) -> tuple[str, list[tuple[str, str]], bytes]:
-    environ = _environ(**extra)
-    captured: list[Any] = []
-    body = app(environ, lambda status, headers, exc_info=None: captured.extend([status, headers]))
-    return captured[0], captured[1], b"".join(body)
 
 
 def test_deleting_max_age_follows_the_default_again(make_client: Client) -> None:

@@ -138,10 +138,13 @@ class SessionEngine:
             return None
         return record, stored, data
 
+    def snapshot(self, session: Session) -> payload.Payload:
+        """The session as it would be stored now, not yet framed as bytes."""
+        return payload.Payload(session._created, session._stored_max_age, self.serializer.dumps(session._data or {}))
+
     def encode(self, session: Session) -> bytes:
         """The bytes the session would be stored as now."""
-        data = session._data or {}
-        return payload.encode(payload.Payload(session._created, session._stored_max_age, self.serializer.dumps(data)))
+        return payload.encode(self.snapshot(session))
 
     # --- writing -----------------------------------------------------------------------
 
@@ -202,12 +205,13 @@ class SessionEngine:
             ttl = min(ttl, math.ceil(session._record.expires_at - time.time()))
         if ttl <= 0:
             return self._expire(session)
-        raw = self.encode(session)
+        stored = self.snapshot(session)
+        raw = payload.encode(stored)
         if session._record is None:
             return self._create(session, raw, ttl, cookie_max_age) if can_set_cookie else self._orphan()
         lifetime_changed = session._loaded is not None and session._loaded.max_age != session._stored_max_age
         if raw != session._record.data:
-            if not self._save(session, raw, ttl):
+            if not self._save(session, stored, ttl):
                 return NOTHING
             ttl, cookie_max_age = self._lifetime(session)  # a merge may adopt another request's max_age
         elif not self._rolling_touch(session, ttl):
@@ -231,7 +235,7 @@ class SessionEngine:
         ttl, _ = self._lifetime(session)
         if ttl <= 0 or self.conflicts == "overwrite":
             return self._expire(session)
-        if not self._save(session, self.encode(session), ttl):
+        if not self._save(session, self.snapshot(session), ttl):
             return NOTHING
         if not session._data:
             return self._expire(session)
@@ -278,12 +282,13 @@ class SessionEngine:
             return CommitResult(session.id, cookie_max_age)
         raise SessionConflictError("could not find a free session id in 3 attempts; check genid")
 
-    def _save(self, session: Session, raw: bytes, ttl: int) -> bool:
+    def _save(self, session: Session, stored: payload.Payload, ttl: int) -> bool:
         """Save conditionally, merging on conflict; ``False`` if the session is gone."""
         assert session._record is not None
         key, version = store_key(session.id), session._record.version
         changes: _Changes | None = None
         for attempt in range(MAX_ATTEMPTS):
+            raw = payload.encode(stored)
             try:
                 new_version = self.store.save(key, raw, ttl, version)
             except VersionConflict:
@@ -300,7 +305,7 @@ class SessionEngine:
                     return False
                 if changes is None:
                     changes = self._changes(session)
-                raw, version = self._rebase(session, current, changes), current.version
+                stored, version = self._rebase(session, current, changes), current.version
                 if not session._data:
                     self.store.delete(key)
                     session._record = None
@@ -310,7 +315,7 @@ class SessionEngine:
             if attempt:
                 self.stats.add("merged")
             session._record = Record(raw, new_version, time.time() + ttl)
-            session._loaded = payload.decode(raw)
+            session._loaded = stored
             return True
         self.stats.add("given_up")
         raise SessionConflictError(
@@ -326,11 +331,11 @@ class SessionEngine:
         max_age_set = session._loaded is not None and session._loaded.max_age != session._stored_max_age
         return _Changes(sets, original.keys() - mine.keys(), max_age_set)
 
-    def _rebase(self, session: Session, current: Record, changes: _Changes) -> bytes:
+    def _rebase(self, session: Session, current: Record, changes: _Changes) -> payload.Payload:
         """This request's changes applied, key by key, on top of ``current``; the
         session then holds the merged data, so a later save starts from it."""
         if self.conflicts == "overwrite":
-            return self.encode(session)
+            return self.snapshot(session)
         stored = payload.decode(current.data)
         if not changes.max_age_set:
             session._stored_max_age = stored.max_age  # e.g. "remember me" set by the other request
@@ -339,7 +344,7 @@ class SessionEngine:
         for key in changes.deleted:
             merged.pop(key, None)
         session._data = merged
-        return self.encode(session)
+        return self.snapshot(session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,8 +50,6 @@ class Session(MutableMapping[str, Any]):
         self._moved_from: str | None = None  # the id regenerate() took the data from
         self._uses = 0  # every use of the session through its API counts one
         self._committed_at = -1  # the count of uses when the engine last committed
-        self.accessed = False
-        """Whether the application (or a rolling refresh) has used the session."""
 
     # --- loading -----------------------------------------------------------------
 
@@ -60,7 +58,6 @@ class Session(MutableMapping[str, Any]):
         data = self._data
         if data is not None:
             return data
-        self.accessed = True
         sid = self._cookie_id()
         found = self._engine.load(sid) if sid is not None else None
         if found is None:
@@ -71,6 +68,11 @@ class Session(MutableMapping[str, Any]):
             self._created, self._stored_max_age = self._loaded.created, self._loaded.max_age
         self._data = data
         return data
+
+    @property
+    def accessed(self) -> bool:
+        """Whether the application (or a rolling refresh) has used the session."""
+        return self._data is not None
 
     def _unchanged_since_commit(self) -> bool:
         """Whether nothing can have changed since the last commit: the session was not
@@ -196,7 +198,6 @@ class Session(MutableMapping[str, Any]):
         if sid is not None:
             self._retired.append(sid)
         self._moved_from = None
-        self.accessed = True
         self._uses += 1
         self._sid, self._record, self._loaded = None, None, None
         self._data, self._created, self._stored_max_age = {}, time.time(), None
