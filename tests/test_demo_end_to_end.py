@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import re
 import socket
@@ -63,6 +64,12 @@ class Demo:
         body: bytes = self.opener.open(f"http://127.0.0.1:{self.port}{path}", data.encode(), timeout=5).read()
         return body.decode()
 
+    def post_raw(self, path: str, cookie: str) -> http.client.HTTPResponse:
+        """POST without following the redirect, to see the response's own headers."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        connection.request("POST", path, body=b"", headers={"Cookie": f"session={cookie}"})
+        return connection.getresponse()
+
     def cookie(self) -> str | None:
         return next((c.value for c in self.jar if c.name == "session"), None)
 
@@ -90,6 +97,11 @@ def test_counter_login_logout_and_tampering(demo: Demo) -> None:
     assert count(demo.get("/", cookie=f"session={before_login}")) == 1  # the pre-login id is dead
     demo.post("/cart", "item=tea")
     assert "<li>tea</li>" in demo.get()
+    logged_in = demo.cookie()
+    assert logged_in is not None
+    expired = demo.post_raw("/logout", logged_in).getheader("Set-Cookie") or ""
+    assert expired.startswith("session=;") and "Max-Age=0" in expired
+    assert count(demo.get("/", cookie=f"session={logged_in}")) == 1  # the logged-out id is dead
     page = demo.post("/logout", "")
     assert "Not logged in" in page and count(page) == 1
     valid = demo.cookie()
