@@ -140,12 +140,9 @@ class SessionMiddleware:
         secure = self.cookie.secure is True or (
             self.cookie.secure == "auto" and is_https(environ, self.cookie.trust_proxy)
         )
-        if result.value is not None:
-            value = set_header(self.cookie, self.keys.sign(result.value), result.max_age, secure)
-            return [("Set-Cookie", value)]
-        if result.expire:
+        if result.value is None:
             return [("Set-Cookie", expire_header(self.cookie, secure))]
-        return []
+        return [("Set-Cookie", set_header(self.cookie, self.keys.sign(result.value), result.max_age, secure))]
 
 
 def _resolve_store(store: SessionStore | str | None) -> SessionStore:
