@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from pathlib import Path
+from typing import Any
 
 from wsgisession import SQLiteStore, VersionConflict
 
@@ -37,3 +39,54 @@ def test_processes_lose_no_increment(tmp_path: Path) -> None:
     record = store.load(KEY)
     assert record is not None and record.data == b"120"
     store.close()
+
+
+def _create_after(barrier: Any, path: str, key: str) -> None:
+    store = SQLiteStore(path)
+    barrier.wait()
+    store.save(key, b"x", 60)
+    store.close()
+
+
+def _open_from_threads(path: str, threads: int) -> list[BaseException]:
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def create(n: int) -> None:
+        try:
+            _create_after(barrier, path, f"key-{n}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    running = [threading.Thread(target=create, args=(n,)) for n in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    return errors
+
+
+def test_threads_opening_a_new_file_at_once(tmp_path: Path) -> None:
+    # The first connections to a new file race to switch it to WAL; none may fail.
+    for round_ in range(25):
+        path = str(tmp_path / f"sessions-{round_}.db")
+        assert _open_from_threads(path, 8) == []
+        check = SQLiteStore(path)
+        assert check.count() == 8
+        check.close()
+
+
+def test_workers_opening_a_new_file_at_once(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    for round_ in range(5):
+        path = str(tmp_path / f"sessions-{round_}.db")
+        barrier = context.Barrier(4)
+        workers = [context.Process(target=_create_after, args=(barrier, path, f"key-{n}")) for n in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+        check = SQLiteStore(path)
+        assert check.count() == 4
+        check.close()

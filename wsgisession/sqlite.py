@@ -188,8 +188,27 @@ class SQLiteStore:
             )
             self._connections.append(connection)
             generation = self._generation
-        connection.execute("PRAGMA journal_mode = WAL")
         connection.execute(f"PRAGMA synchronous = {self.synchronous}")
-        connection.executescript(self.schema_sql())
+        self._prepare(connection)
         self._local.connection, self._local.generation, self._local.pid = connection, generation, pid
         return connection
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        """Put the file in WAL mode and create the table, if not done yet.
+
+        Switching a new file to WAL takes an exclusive lock, and SQLite reports
+        "database is locked" at once, without waiting out ``busy_timeout``, while
+        another connection has the file open: other threads here, or other workers
+        of a pre-forking server starting at the same moment. So wait here instead.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    connection.execute("PRAGMA journal_mode = WAL")
+                connection.executescript(self.schema_sql())
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
