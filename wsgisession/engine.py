@@ -42,6 +42,8 @@ BACKOFF, BACKOFF_CAP = 0.001, 0.05
 ``min(BACKOFF * 2**n, BACKOFF_CAP)`` before it reloads, so that contending requests
 spread out instead of colliding again."""
 Conflicts = Literal["merge", "overwrite"]
+_Saved = Literal["saved", "emptied", "gone"]
+_Moved = tuple[str, Record, payload.Payload | None]
 
 
 class SessionConflictError(StoreError):
@@ -124,7 +126,7 @@ class SessionEngine:
     def load(self, sid: str) -> tuple[Record, payload.Payload, dict[str, Any]] | None:
         """The live record of ``sid`` decoded, or ``None`` (absent, expired, unreadable)."""
         key = store_key(sid)
-        record = self.store.load(key)
+        record = self._live(key)
         if record is None:
             return None
         try:
@@ -159,14 +161,16 @@ class SessionEngine:
                 return NOTHING
             return self._renew_untouched(session)
         data = session._data or {}
-        result = self._write(session, data, can_set_cookie)
+        result = self._write(session, can_set_cookie)
         if data and result.value is None and session._record is None:
             # A regenerated session that could not be given to the browser: keep the old one.
             return result
+        moved = session._moved_from
         for sid in session._retired:
-            existed = self.store.delete(store_key(sid))
-            if sid == session._moved_from and not existed and session._record is not None:
-                result = self._abandon(session)  # a logout won the race with this login
+            if moved is not None and sid == moved[0] and session._record is not None:
+                result = self._retire_moved(session, moved, result)
+            else:
+                self.store.delete(store_key(sid))
         if session._retired and result is NOTHING and not data:
             result = EXPIRE
         session._retired, session._moved_from = [], None
@@ -178,7 +182,7 @@ class SessionEngine:
         down must not fail a page that does not need it, so the renewal is skipped."""
         try:
             session._load()
-            return self._write(session, session._data or {}, True)
+            return self._write(session, True)
         except StoreError as exc:
             log.warning("could not renew a rolling session: %s", exc)
             return NOTHING
@@ -194,8 +198,8 @@ class SessionEngine:
         session._record, session._sid, session._data = None, None, {}
         return NOTHING
 
-    def _write(self, session: Session, data: dict[str, Any], can_set_cookie: bool) -> CommitResult:
-        if not data and not (self.save_uninitialized and not session._retired):
+    def _write(self, session: Session, can_set_cookie: bool) -> CommitResult:
+        if not self._keeps(session):
             if session._record is None:
                 return NOTHING
             return self._empty(session, can_set_cookie)
@@ -211,8 +215,9 @@ class SessionEngine:
             return self._create(session, raw, ttl, cookie_max_age) if can_set_cookie else self._orphan()
         lifetime_changed = session._loaded is not None and session._loaded.max_age != session._stored_max_age
         if raw != session._record.data:
-            if not self._save(session, stored, ttl):
-                return NOTHING
+            saved = self._save(session, stored, ttl, raw)
+            if saved != "saved":
+                return EXPIRE if saved == "emptied" else NOTHING
             ttl, cookie_max_age = self._lifetime(session)  # a merge may adopt another request's max_age
         elif not self._rolling_touch(session, ttl):
             return NOTHING
@@ -229,16 +234,20 @@ class SessionEngine:
         session._record = Record(record.data, record.version, time.time() + ttl)
         return True
 
+    def _keeps(self, session: Session) -> bool:
+        """Whether the session is to be stored: it has keys, or empty sessions are kept."""
+        return bool(session._data) or (self.save_uninitialized and not session._retired)
+
     def _empty(self, session: Session, can_set_cookie: bool) -> CommitResult:
         """Delete a session this request emptied, unless a concurrent request put keys in
-        it meanwhile: the conditional save of the empty session finds and merges them."""
+        it meanwhile: the delete is a conditional save of a tombstone, which finds and
+        merges them."""
         ttl, _ = self._lifetime(session)
         if ttl <= 0 or self.conflicts == "overwrite":
             return self._expire(session)
-        if not self._save(session, self.snapshot(session), ttl):
-            return NOTHING
-        if not session._data:
-            return self._expire(session)
+        saved = self._save(session, self.snapshot(session), ttl)
+        if saved != "saved":
+            return EXPIRE if saved == "emptied" else NOTHING
         ttl, cookie_max_age = self._lifetime(session)
         return CommitResult(session.id, cookie_max_age) if can_set_cookie and cookie_max_age else NOTHING
 
@@ -282,53 +291,106 @@ class SessionEngine:
             return CommitResult(session.id, cookie_max_age)
         raise SessionConflictError("could not find a free session id in 3 attempts; check genid")
 
-    def _save(self, session: Session, stored: payload.Payload, ttl: int) -> bool:
-        """Save conditionally, merging on conflict; ``False`` if the session is gone."""
+    def _save(self, session: Session, stored: payload.Payload, ttl: int, raw: bytes | None = None) -> _Saved:
+        """Save conditionally, merging on conflict. A session left without keys is
+        deleted, by a conditional tombstone: ``"emptied"``. ``"gone"``: another request
+        deleted it first, and this one's changes are dropped."""
         assert session._record is not None
         key, version = store_key(session.id), session._record.version
         changes: _Changes | None = None
         for attempt in range(MAX_ATTEMPTS):
-            raw = payload.encode(stored)
+            keeps = self._keeps(session)
+            if not keeps:
+                raw = payload.EMPTIED
+            elif raw is None:
+                raw = payload.encode(stored)
             try:
-                new_version = self.store.save(key, raw, ttl, version)
+                new_version = self.store.save(key, raw, ttl if keeps else payload.TOMBSTONE_TTL, version)
             except VersionConflict:
-                self.stats.add("conflicts")
-                # Wait before reloading, not between reload and save: that gap is where
-                # the next conflict comes from.
-                time.sleep(random.uniform(0, min(BACKOFF * 2**attempt, BACKOFF_CAP)))
-                current = self.store.load(key)
+                current = self._reload(key, attempt)
                 if current is None:
                     self.stats.add("dropped")
                     log.debug("session %s was destroyed by another request; dropping this one's changes", key[:12])
                     # Gone for this request too, so that its close() finds nothing to save.
                     session._record, session._sid, session._data = None, None, {}
-                    return False
+                    return "gone"
                 if changes is None:
-                    changes = self._changes(session)
-                stored, version = self._rebase(session, current, changes), current.version
-                if not session._data:
-                    self.store.delete(key)
-                    session._record = None
-                    return False
+                    changes = self._changes(session, session._loaded)
+                stored, version, raw = self._rebase(session, current, changes), current.version, None
                 ttl = self._lifetime(session)[0]
                 continue
             if attempt:
                 self.stats.add("merged")
+            if not keeps:
+                session._record = None
+                return "emptied"
             session._record = Record(raw, new_version, time.time() + ttl)
             session._loaded = stored
-            return True
+            return "saved"
+        raise self._give_up()
+
+    def _retire_moved(self, session: Session, moved: _Moved, result: CommitResult) -> CommitResult:
+        """Delete the id a regenerated session moved from. Changes other requests saved
+        to it after this one loaded it are carried over to the new id; a logout that
+        deleted it first wins, and the new id is dropped."""
+        sid, record, loaded = moved
+        key = store_key(sid)
+        current: Record | None = None  # the old record as last reloaded, if it changed
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self.store.save(key, payload.GONE, payload.TOMBSTONE_TTL, record.version)
+            except VersionConflict:
+                reloaded = self._reload(key, attempt)
+                if reloaded is None:
+                    return self._abandon(session)  # a logout won the race with this login
+                record = current = reloaded
+                continue
+            # The tombstone stops every save to the old id; deleting it also stops a
+            # rolling touch, which would send the dead id back to the browser.
+            self.store.delete(key)
+            return result if current is None else self._carry_over(session, loaded, current)
+        self.store.delete(store_key(session.id))  # the new id must not outlive this failure
+        raise self._give_up()
+
+    def _carry_over(self, session: Session, loaded: payload.Payload | None, current: Record) -> CommitResult:
+        """Merge what other requests saved to the old id into the new one: nobody else
+        knows the new id yet, so this save cannot conflict."""
+        self.stats.add("merged")
+        stored = self._rebase(session, current, self._changes(session, loaded))
+        if self._save(session, stored, self._lifetime(session)[0]) != "saved":
+            return EXPIRE
+        return CommitResult(session.id, self._lifetime(session)[1])
+
+    def _reload(self, key: str, attempt: int) -> Record | None:
+        """After the ``attempt``-th conflict in a row: the record as it is now, to merge
+        into; ``None`` if it was destroyed, or moved to a new id by a regenerate."""
+        self.stats.add("conflicts")
+        # Wait before reloading, not between reload and save: that gap is where the
+        # next conflict comes from.
+        time.sleep(random.uniform(0, min(BACKOFF * 2**attempt, BACKOFF_CAP)))
+        record = self.store.load(key)
+        return None if record is None or record.data == payload.GONE else record
+
+    def _live(self, key: str) -> Record | None:
+        """The record under ``key`` if it holds a session (not a tombstone)."""
+        record = self.store.load(key)
+        if record is None or record.data in (payload.GONE, payload.EMPTIED):
+            return None
+        return record
+
+    def _give_up(self) -> SessionConflictError:
         self.stats.add("given_up")
-        raise SessionConflictError(
+        return SessionConflictError(
             f"session changed under this request {MAX_ATTEMPTS} times in a row; its changes were not saved"
         )
 
-    def _changes(self, session: Session) -> _Changes:
-        """The top-level keys this request set or deleted, relative to what it loaded."""
-        original = self.serializer.loads(session._loaded.data) if session._loaded else {}
+    def _changes(self, session: Session, loaded: payload.Payload | None) -> _Changes:
+        """The top-level keys this request set or deleted, relative to ``loaded``."""
+        original = self.serializer.loads(loaded.data) if loaded else {}
         mine = session._data or {}
         dumps = self.serializer.dumps
         sets = {k: v for k, v in mine.items() if k not in original or dumps({k: v}) != dumps({k: original[k]})}
-        max_age_set = session._loaded is not None and session._loaded.max_age != session._stored_max_age
+        max_age_set = loaded is not None and loaded.max_age != session._stored_max_age
         return _Changes(sets, original.keys() - mine.keys(), max_age_set)
 
     def _rebase(self, session: Session, current: Record, changes: _Changes) -> payload.Payload:
@@ -336,7 +398,10 @@ class SessionEngine:
         session then holds the merged data, so a later save starts from it."""
         if self.conflicts == "overwrite":
             return self.snapshot(session)
-        stored = payload.decode(current.data)
+        if current.data == payload.EMPTIED:
+            stored = payload.Payload(session._created, session._stored_max_age, self.serializer.dumps({}))
+        else:
+            stored = payload.decode(current.data)
         if not changes.max_age_set:
             session._stored_max_age = stored.max_age  # e.g. "remember me" set by the other request
         merged = self.serializer.loads(stored.data)

@@ -47,7 +47,8 @@ class Session(MutableMapping[str, Any]):
         self._created = 0.0
         self._stored_max_age: int | None = None
         self._retired: list[str] = []
-        self._moved_from: str | None = None  # the id regenerate() took the data from
+        # The id regenerate() took the data from, and its record and payload as loaded.
+        self._moved_from: tuple[str, Record, payload.Payload | None] | None = None
         self._uses = 0  # every use of the session through its API counts one
         self._committed_at = -1  # the count of uses when the engine last committed
 
@@ -184,7 +185,7 @@ class Session(MutableMapping[str, Any]):
         self._load()
         if self._sid is not None and self._record is not None:
             self._retired.append(self._sid)
-            self._moved_from = self._sid
+            self._moved_from = (self._sid, self._record, self._loaded)
         self._sid, self._record, self._loaded = None, None, None
 
     def destroy(self) -> None:

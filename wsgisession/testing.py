@@ -28,6 +28,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 
 from .ids import store_key
+from .payload import EMPTIED
 from .store import Clearable, Countable, Prunable, Record, SessionStore, VersionConflict
 
 __all__ = [
@@ -399,6 +400,11 @@ def session_cookie(headers: list[tuple[str, str]], name: str = "session") -> str
     return None
 
 
+def _cookie_id(cookie: str) -> str:
+    """The session id in a ``session=<id>.<signature>`` pair."""
+    return cookie.split("=", 1)[1].rsplit(".", 1)[0]
+
+
 def _round_trip_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     session = environ["wsgisession"]
     action = environ["PATH_INFO"].strip("/")
@@ -483,27 +489,32 @@ class RoundTripContract:
         call(app, "/read-destroy", cookie)
         assert counted.calls == {"load": 1, "delete": 1}
 
-    def test_emptying_is_load_conditional_save_delete(self, counted: CountingStore) -> None:
-        # The conditional save makes sure no concurrent request added a key meanwhile.
+    def test_emptying_is_load_and_conditional_tombstone(self, counted: CountingStore) -> None:
+        # A delete made conditional (a tombstone saved on the version loaded), so that a
+        # key a concurrent request added meanwhile is merged, not deleted.
         app = self._app(counted)
         cookie = self._existing(app, counted)
         _, headers, _ = call(app, "/empty", cookie)
-        assert counted.calls == {"load": 1, "save": 1, "delete": 1}
+        assert counted.calls == {"load": 1, "save": 1}
         assert session_cookie(headers) == "session="
+        record = counted.inner.load(store_key(_cookie_id(cookie)))
+        assert record is None or record.data == EMPTIED
 
-    def test_regenerate_is_load_save_delete(self, counted: CountingStore) -> None:
+    def test_regenerate_is_load_save_tombstone_delete(self, counted: CountingStore) -> None:
+        # The old id gets a conditional tombstone (changes saved to it meanwhile are
+        # carried over), then is deleted (so no rolling touch can revive it).
         app = self._app(counted)
         cookie = self._existing(app, counted)
         call(app, "/regenerate", cookie)
-        assert counted.calls == {"load": 1, "save": 1, "delete": 1}
+        assert counted.calls == {"load": 1, "save": 2, "delete": 1}
+        assert counted.inner.load(store_key(_cookie_id(cookie))) is None
 
     def test_rolling_touches_only_when_due(self, counted: CountingStore) -> None:
         app = self._app(counted, rolling=True, max_age=3600)
         cookie = self._existing(app, counted)
         call(app, "/", cookie)
         assert counted.calls == {"load": 1}  # just written: no refresh due yet
-        key = store_key(cookie.split("=", 1)[1].rsplit(".", 1)[0])
-        counted.inner.touch(key, 1000)  # as if the session had idled for 2600 s
+        counted.inner.touch(store_key(_cookie_id(cookie)), 1000)  # as if the session had idled for 2600 s
         counted.reset()
         _, headers, _ = call(app, "/", cookie)
         assert counted.calls == {"load": 1, "touch": 1}
