@@ -20,6 +20,9 @@ __all__ = ["SQLiteStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _PRUNE_BATCH = 5000
+# SQLite's primary result codes: https://sqlite.org/rescode.html
+_SQLITE_ERROR = 1
+_UNAVAILABLE = frozenset({5, 6, 7, 10, 13, 14, 15})  # BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL
 
 
 class SQLiteStore:
@@ -164,10 +167,22 @@ class SQLiteStore:
     def _run(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
         try:
             return self._connection().execute(sql, params)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"sqlite:{self.path}", exc) from exc
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        """:class:`StoreUnavailable` for a file that cannot be used now (locked, not
+        there, disk trouble); a :class:`StoreError` that says what to change for the rest."""
+        code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+: before, guess from the class
+        primary = None if code is None else code & 0xFF
+        if primary in _UNAVAILABLE or (primary is None and isinstance(exc, sqlite3.OperationalError)):
+            return StoreUnavailable(f"sqlite:{self.path}", exc)
+        if primary == _SQLITE_ERROR:
+            return StoreError(
+                f"SQLite store {self.path}: {exc}. Table {self.table} seems to hold something other than "
+                "sessions: choose another table name (table=...) or drop it"
+            )
+        return StoreError(f"SQLite store {self.path}: {exc}")
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
