@@ -80,10 +80,10 @@ class MemoryStore:
             self._records.move_to_end(key)
             return True
 
-    def delete(self, key: str) -> bool:
-        """Remove the record if present; return whether it was."""
+    def delete(self, key: str) -> None:
+        """Remove the record if present."""
         with self._lock:
-            return self._records.pop(self.prefix + key, None) is not None
+            self._records.pop(self.prefix + key, None)
 
     def close(self) -> None:
         """Nothing to release; records are kept."""

@@ -115,9 +115,9 @@ class SQLiteStore:
         )
         return cursor.rowcount == 1
 
-    def delete(self, key: str) -> bool:
-        """Remove the record if present; return whether it was."""
-        return self._run(f"DELETE FROM {self.table} WHERE key = ?", (self.prefix + key,)).rowcount > 0
+    def delete(self, key: str) -> None:
+        """Remove the record if present."""
+        self._run(f"DELETE FROM {self.table} WHERE key = ?", (self.prefix + key,))
 
     def prune(self) -> int:
         """Delete expired records in batches, so no write lock is held for long."""

@@ -93,11 +93,8 @@ class SessionStore(Protocol):
         """Move the expiry of a live record to ``ttl`` seconds from now without
         rewriting its data or version. Return ``False`` if there is no live record."""
 
-    def delete(self, key: str) -> bool:
-        """Remove the record under ``key`` and return whether there was one (a record
-        past its expiry that the server still held may count). Removing a missing
-        record is not an error. The answer lets a login that raced with a logout
-        notice that the session it was moving is gone."""
+    def delete(self, key: str) -> None:
+        """Remove the record under ``key``; removing a missing record is not an error."""
 
     def close(self) -> None:
         """Release connections. The store may be used again afterwards; it reconnects."""

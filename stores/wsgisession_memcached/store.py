@@ -129,11 +129,12 @@ class MemcachedStore:
         expire = exptime(ttl, time.time())
         return bool(self._call(full, lambda node: node.client.touch(full, expire=expire, noreply=False)))
 
-    def delete(self, key: str) -> bool:
-        """Remove the record if present; return whether it was."""
+    def delete(self, key: str) -> None:
+        """Remove the record if present; wait for memcached's answer, so that a logout
+        is done before its response leaves."""
         full = self._full_key(key)
         self._tokens.pop(full, None)
-        return bool(self._call(full, lambda node: node.client.delete(full, noreply=False)))
+        self._call(full, lambda node: node.client.delete(full, noreply=False))
 
     def close(self) -> None:
         """Close this process's connections; later calls reconnect."""

@@ -156,10 +156,9 @@ class PostgresStore:
         count, _ = self._run(self._sql.touch, (Float8(ttl), self.prefix + key), "SELECT and UPDATE")
         return count == 1
 
-    def delete(self, key: str) -> bool:
-        """Remove the record if present; return whether it was."""
-        count, _ = self._run(self._sql.delete, (self.prefix + key,), "SELECT and DELETE")
-        return count > 0
+    def delete(self, key: str) -> None:
+        """Remove the record if present."""
+        self._run(self._sql.delete, (self.prefix + key,), "SELECT and DELETE")
 
     def prune(self, progress: Callable[[int], None] | None = None) -> int:
         """Delete expired records (of every prefix) ``prune_batch`` at a time, each

@@ -131,11 +131,11 @@ class RedisStore:
         with self._errors():
             return bool(_script(connection.client, _TOUCH_SHA, _record.TOUCH_SCRIPT, self.prefix + key, *args))
 
-    def delete(self, key: str) -> bool:
-        """Remove the record if present; return whether it was."""
+    def delete(self, key: str) -> None:
+        """Remove the record if present."""
         connection = self._connected()
         with self._errors():
-            return bool(connection.client.unlink(self.prefix + key))
+            connection.client.unlink(self.prefix + key)
 
     def count(self) -> int:
         """Number of records under this store's prefix, by SCAN on every master."""
