@@ -209,12 +209,14 @@ class SessionEngine:
             ttl = min(ttl, math.ceil(session._record.expires_at - time.time()))
         if ttl <= 0:
             return self._expire(session)
-        stored = self.snapshot(session)
-        raw = payload.encode(stored)
         if session._record is None:
-            return self._create(session, raw, ttl, cookie_max_age) if can_set_cookie else self._orphan()
+            if not can_set_cookie:
+                return self._orphan()
+            return self._create(session, payload.encode(self.snapshot(session)), ttl, cookie_max_age)
         lifetime_changed = session._loaded is not None and session._loaded.max_age != session._stored_max_age
-        if raw != session._record.data:
+        stored = None if session._clean() else self.snapshot(session)
+        raw = None if stored is None else payload.encode(stored)
+        if stored is not None and raw != session._record.data:
             saved = self._save(session, stored, ttl, raw)
             if saved != "saved":
                 return EXPIRE if saved == "emptied" else NOTHING
@@ -288,6 +290,7 @@ class SessionEngine:
                 session._sid = None  # a taken id: astronomically unlikely, but never share it
                 continue
             session._record = Record(raw, version, time.time() + ttl)
+            session._dirty = False
             return CommitResult(session.id, cookie_max_age)
         raise SessionConflictError("could not find a free session id in 3 attempts; check genid")
 
@@ -325,7 +328,7 @@ class SessionEngine:
                 session._record = None
                 return "emptied"
             session._record = Record(raw, new_version, time.time() + ttl)
-            session._loaded = stored
+            session._loaded, session._dirty = stored, False
             return "saved"
         raise self._give_up()
 

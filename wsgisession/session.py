@@ -50,6 +50,7 @@ class Session(MutableMapping[str, Any]):
         # The id regenerate() took the data from, and its record and payload as loaded.
         self._moved_from: tuple[str, Record, payload.Payload | None] | None = None
         self._uses = 0  # every use of the session through its API counts one
+        self._dirty = False  # set, deleted or lifetime changed since loaded or saved
         self._committed_at = -1  # the count of uses when the engine last committed
 
     # --- loading -----------------------------------------------------------------
@@ -75,6 +76,12 @@ class Session(MutableMapping[str, Any]):
         """Whether the application (or a rolling refresh) has used the session."""
         return self._data is not None
 
+    def _clean(self) -> bool:
+        """Whether the data is sure to be what was loaded or last saved: nothing was set
+        or deleted, and every value is immutable, so nothing was changed in place.
+        Saves encoding the session to find out, on the commonest request: a read."""
+        return not self._dirty and self._data is not None and all(type(v) in _IMMUTABLE for v in self._data.values())
+
     def _unchanged_since_commit(self) -> bool:
         """Whether nothing can have changed since the last commit: the session was not
         used since, and it holds no list, dict or other value that could have been
@@ -98,9 +105,11 @@ class Session(MutableMapping[str, Any]):
         if not isinstance(key, str):
             raise TypeError(f"session keys must be strings, not {type(key).__name__}")
         self._load()[key] = value
+        self._dirty = True
 
     def __delitem__(self, key: str) -> None:
         del self._load()[key]
+        self._dirty = True
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._load())
@@ -118,6 +127,7 @@ class Session(MutableMapping[str, Any]):
     def clear(self) -> None:
         """Remove every key; a session left empty is deleted at the end of the request."""
         self._load().clear()
+        self._dirty = True
 
     def __repr__(self) -> str:
         state = "not loaded" if self._data is None else repr(self._data)
@@ -154,7 +164,7 @@ class Session(MutableMapping[str, Any]):
             return False
         if self._record is None:
             return bool(self._data)
-        return self._engine.encode(self) != self._record.data
+        return not self._clean() and self._engine.encode(self) != self._record.data
 
     @property
     def max_age(self) -> int | None:
@@ -172,12 +182,14 @@ class Session(MutableMapping[str, Any]):
             raise ValueError(f"max_age must be a positive number of seconds or None, not {seconds!r}")
         self._load()
         self._stored_max_age = payload.BROWSER_SESSION if seconds is None else seconds
+        self._dirty = True
 
     @max_age.deleter
     def max_age(self) -> None:
         """``del session.max_age``: follow the middleware's ``max_age`` again."""
         self._load()
         self._stored_max_age = None
+        self._dirty = True
 
     def regenerate(self) -> None:
         """Give the session a new id, keeping its data; the old record is deleted.
