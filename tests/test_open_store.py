@@ -88,7 +88,7 @@ def test_missing_driver_names_the_extra(url: str, driver: str, extra: str) -> No
         f"try:\n    open_store({url!r})\nexcept ImportError as exc:\n    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert f'pip install "wsgisession[{extra}]"' in out.stdout
+    assert f'need {driver}: pip install ".[{extra}]"' in out.stdout
 
 
 def _env(path: Path) -> dict[str, str]:

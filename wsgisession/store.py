@@ -197,8 +197,8 @@ def _import_factory(scheme: str, target: str, extra: str | None) -> StoreFactory
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        driver = exc.name or module_name
-        hint = f'pip install "wsgisession[{extra}]" (or install {driver} itself)' if extra else "reinstall wsgisession"
+        driver = (exc.name or module_name).split(".")[0]
+        hint = f'pip install ".[{extra}]" in a clone of wsgisession' if extra else "reinstall wsgisession"
         raise ImportError(f"{scheme}:// session stores need {driver}: {hint}") from exc
     obj: object = module
     for attr in attr_path.split("."):

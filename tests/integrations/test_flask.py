@@ -130,3 +130,11 @@ def test_clear_deletes_and_missing_secret_is_refused(client: TestApp) -> None:
     assert "Max-Age=0" in client.get("/clear").headers["Set-Cookie"]
     with pytest.raises(ValueError, match="secret_key"):
         init_app(flask.Flask(__name__))
+
+
+def test_init_app_twice_is_refused(store: MemoryStore) -> None:
+    app = flask.Flask(__name__)
+    app.secret_key = SECRET
+    init_app(app, store=store)
+    with pytest.raises(RuntimeError, match="already called"):
+        init_app(app, store=store)

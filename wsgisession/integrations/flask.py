@@ -39,6 +39,9 @@ def init_app(app: flask.Flask, **options: Any) -> SessionMiddleware:
     session is a browser-session cookie until ``session.permanent = True`` gives it
     ``PERMANENT_SESSION_LIFETIME``, as with Flask's own sessions.
     """
+    if isinstance(app.session_interface, SessionInterface):
+        # Each call wraps app.wsgi_app again: every request would carry two sessions.
+        raise RuntimeError("init_app() was already called for this Flask app; call it once")
     merged = {**_defaults_from_config(app, needs_secret="secret" not in options), **options}
     middleware = SessionMiddleware(app.wsgi_app, **merged)
     app.wsgi_app = middleware  # type: ignore[method-assign]
