@@ -214,10 +214,9 @@ class SessionEngine:
                 return self._orphan()
             return self._create(session, payload.encode(self.snapshot(session)), ttl, cookie_max_age)
         lifetime_changed = session._loaded is not None and session._loaded.max_age != session._stored_max_age
-        stored = None if session._clean() else self.snapshot(session)
-        raw = None if stored is None else payload.encode(stored)
-        if stored is not None and raw != session._record.data:
-            saved = self._save(session, stored, ttl, raw)
+        changed = None if session._clean() else self._changed(session, session._record)
+        if changed is not None:
+            saved = self._save(session, changed[0], ttl, changed[1])
             if saved != "saved":
                 return EXPIRE if saved == "emptied" else NOTHING
             ttl, cookie_max_age = self._lifetime(session)  # a merge may adopt another request's max_age
@@ -226,6 +225,12 @@ class SessionEngine:
         if not can_set_cookie or (cookie_max_age is None and not lifetime_changed):
             return NOTHING  # a browser-session cookie has no expiry to renew
         return CommitResult(session.id, cookie_max_age)
+
+    def _changed(self, session: Session, record: Record) -> tuple[payload.Payload, bytes] | None:
+        """The session as it would be stored now, if that differs from ``record``."""
+        stored = self.snapshot(session)
+        raw = payload.encode(stored)
+        return None if raw == record.data else (stored, raw)
 
     def _rolling_touch(self, session: Session, ttl: int) -> bool:
         record = session._record
