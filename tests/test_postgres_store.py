@@ -102,6 +102,24 @@ def test_capabilities_and_url(table: str) -> None:
     store.close()  # never connected: nothing to close, nothing raised
 
 
+SOCKET_DIR = os.environ.get("WSGISESSION_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
+
+
+def test_unix_socket_url(table: str) -> None:
+    if not os.path.exists(os.path.join(SOCKET_DIR, ".s.PGSQL.5432")):
+        require_server(f"PostgreSQL's Unix socket in {SOCKET_DIR}", "no .s.PGSQL.5432 there")
+    store = open_store(f"postgresql://postgres@/test?host={SOCKET_DIR}&table={table}")
+    assert isinstance(store, PostgresStore) and SOCKET_DIR in store.server
+    store.save("k", b"over the socket", 60)
+    record = store.load("k")
+    assert record is not None and record.data == b"over the socket"
+    store.close()
+    with pytest.raises(ValueError, match="names its server twice"):
+        open_store(f"postgresql://127.0.0.1/test?host={SOCKET_DIR}")
+    with pytest.raises(ValueError, match="must be a number"):
+        open_store(f"postgresql:///test?host={SOCKET_DIR}&port=abc")
+
+
 @pytest.mark.parametrize(
     "query",
     ["table=Sessions", "table=a-b", "table=1abc", 'table=x";drop', "schema=no.dots", "max_size=0", "colour=blue"],

@@ -14,7 +14,7 @@ from psycopg.types.numeric import Float8, Int8
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
 from wsgisession.store import Record, StoreError, StoreUnavailable, VersionConflict, new_version
-from wsgisession.urls import parse_store_url
+from wsgisession.urls import StoreURL, parse_store_url
 
 from .connection import Pool, open_pool, server_name, store_conninfo
 from .pruner import BackgroundPruner
@@ -101,14 +101,14 @@ class PostgresStore:
         ``timeout``, ``connect_timeout``, ``statement_timeout`` (seconds, ``0`` for the
         server's setting), ``create_table``, ``prepare``, ``prune_interval``,
         ``prune_batch``, and the libpq options ``sslmode``, ``sslrootcert``,
-        ``sslcert``, ``sslkey``, ``application_name``, ``target_session_attrs``.
+        ``sslcert``, ``sslkey``, ``application_name``, ``target_session_attrs``. A
+        server on a Unix socket, as with libpq: ``postgresql://user@/dbname?host=/var/run/postgresql``
+        (and ``port`` if not 5432).
         """
         parsed = parse_store_url(url)
         parsed.taken.extend(_LIBPQ_OPTIONS)
         libpq: dict[str, Any] = {name: parsed.options.pop(name) for name in _LIBPQ_OPTIONS if name in parsed.options}
-        if parsed.hosts:
-            libpq["host"] = ",".join(host for host, _ in parsed.hosts)
-            libpq["port"] = ",".join(str(port or 5432) for _, port in parsed.hosts)
+        libpq.update(_hosts(parsed))
         statement_timeout = parsed.text("statement_timeout", "5")
         store = cls(
             make_conninfo("", dbname=parsed.path or None, user=parsed.username, password=parsed.password, **libpq),
@@ -296,6 +296,22 @@ def _optional_seconds(name: str, raw: str) -> float | None:
     if value < 0:
         raise ValueError(f"store URL option {name}={raw} must not be negative")
     return value or None
+
+
+def _hosts(parsed: StoreURL) -> dict[str, str]:
+    """libpq's ``host`` and ``port``: from the URL's hosts, or from ``?host=`` (a name,
+    or the folder of a Unix socket) and ``?port=`` when the URL has none."""
+    host, port = parsed.text("host", ""), parsed.text("port", "")
+    if parsed.hosts and (host or port):
+        raise ValueError(f"{parsed.redacted()} names its server twice: give host and port in the URL or as options")
+    if parsed.hosts:
+        return {
+            "host": ",".join(name for name, _ in parsed.hosts),
+            "port": ",".join(str(number or 5432) for _, number in parsed.hosts),
+        }
+    if port and not port.isdigit():
+        raise ValueError(f"PostgreSQL URL option port={port!r} must be a number")
+    return {name: value for name, value in (("host", host), ("port", port)) if value}
 
 
 def _pool_conninfo(pool: Pool) -> str:
