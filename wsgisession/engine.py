@@ -7,7 +7,9 @@ and the browser must be told: save, touch, delete, or nothing.
 Saves are conditional on the version that was loaded. When another request of the
 same session saved first, the engine reloads, re-applies this request's own changes
 key by key and tries again (``conflicts="merge"``), so neither request's changes are
-lost; a session deleted meanwhile is never brought back.
+lost; a session deleted meanwhile is never brought back. Deletes that other requests
+may race with (a session emptied of its last key, the old id of a regenerated one)
+are made conditional the same way, through a tombstone (see :data:`payload.GONE`).
 """
 
 from __future__ import annotations
