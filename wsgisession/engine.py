@@ -152,6 +152,11 @@ class SessionEngine:
 
     # --- writing -----------------------------------------------------------------------
 
+    def idle(self, session: Session) -> bool:
+        """Whether a commit has surely nothing to do: the request never used its session,
+        and without ``rolling`` an unused session is not renewed."""
+        return session._data is None and not session._retired and not self.expiry.rolling
+
     def commit(self, session: Session, can_set_cookie: bool = True) -> CommitResult:
         """Write what this request changed and say what the browser must learn.
 
@@ -175,7 +180,7 @@ class SessionEngine:
                 self.store.delete(store_key(sid))
         if session._retired and result is NOTHING and not data:
             result = EXPIRE
-        session._retired, session._moved_from = [], None
+        session._retired, session._moved_from = (), None
         session._committed_at = session._uses
         return result
 

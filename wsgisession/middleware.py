@@ -176,22 +176,24 @@ class _Response:
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
     ) -> Callable[[bytes], object]:
-        headers = list(headers)
         if not self.committed:
             self.committed = True
-            self._commit(status, headers, exc_info)
+            self.status_ok = exc_info is None and status[:1] != "5"
+            if self.middleware.engine.idle(self.session):
+                return self.upstream(status, headers, exc_info)  # no cookie, no Vary: headers as they are
+            headers = list(headers)
+            self._commit(headers)
         else:
             # An error page replacing the first headers (PEP 3333): what was already
             # saved keeps its cookie, and nothing after this point is saved.
             self.status_ok = False
-            headers.extend(self.added)
+            headers = [*headers, *self.added]
             if self.session.accessed:
                 _add_vary_cookie(headers)
         return self.upstream(status, headers, exc_info)
 
-    def _commit(self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None) -> None:
+    def _commit(self, headers: list[tuple[str, str]]) -> None:
         middleware, session = self.middleware, self.session
-        self.status_ok = exc_info is None and status[:1] != "5"
         if (self.status_ok or middleware.save_on_error) and middleware.may_write(self.environ):
             result = middleware.engine.commit(session)
             self.added = middleware.headers_for(result, self.environ)

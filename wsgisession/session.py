@@ -35,23 +35,26 @@ class Session(MutableMapping[str, Any]):
     Nested mutation (``session["cart"].append(item)``) is seen without any marking.
     """
 
+    # The request's state, defaulted here so that a request that never uses its
+    # session pays for two assignments, not fourteen.
+    _sid: str | None = None
+    _data: dict[str, Any] | None = None
+    _record: Record | None = None
+    _loaded: payload.Payload | None = None
+    _created = 0.0
+    _stored_max_age: int | None = None
+    _retired: tuple[str, ...] = ()  # ids this request destroyed or moved away from
+    # The id regenerate() took the data from, and its record and payload as loaded.
+    _moved_from: tuple[str, Record, payload.Payload | None] | None = None
+    _uses = 0  # every use of the session through its API counts one
+    _dirty = False  # set, deleted or lifetime changed since loaded or saved
+    _committed_at = -1  # the count of uses when the engine last committed
+
     def __init__(self, engine: SessionEngine, read_id: Callable[[], str | None]) -> None:
         self._engine = engine
         # The cookie is verified only when the session is first used: a request that
         # never touches its session pays for no parsing and no HMAC.
         self._read_id: Callable[[], str | None] | None = read_id
-        self._sid: str | None = None
-        self._data: dict[str, Any] | None = None
-        self._record: Record | None = None
-        self._loaded: payload.Payload | None = None
-        self._created = 0.0
-        self._stored_max_age: int | None = None
-        self._retired: list[str] = []
-        # The id regenerate() took the data from, and its record and payload as loaded.
-        self._moved_from: tuple[str, Record, payload.Payload | None] | None = None
-        self._uses = 0  # every use of the session through its API counts one
-        self._dirty = False  # set, deleted or lifetime changed since loaded or saved
-        self._committed_at = -1  # the count of uses when the engine last committed
 
     # --- loading -----------------------------------------------------------------
 
@@ -196,7 +199,7 @@ class Session(MutableMapping[str, Any]):
         Call it on login, so that an id planted before login is worth nothing after."""
         self._load()
         if self._sid is not None and self._record is not None:
-            self._retired.append(self._sid)
+            self._retired += (self._sid,)
             self._moved_from = (self._sid, self._record, self._loaded)
         self._sid, self._record, self._loaded = None, None, None
 
@@ -209,7 +212,7 @@ class Session(MutableMapping[str, Any]):
         # Unloaded, the cookie's id is deleted without a load; loaded, only a stored record.
         sid = self._cookie_id() if self._data is None else self._sid if self._record is not None else None
         if sid is not None:
-            self._retired.append(sid)
+            self._retired += (sid,)
         self._moved_from = None
         self._uses += 1
         self._sid, self._record, self._loaded = None, None, None
