@@ -410,3 +410,24 @@ def test_cli_schema_prune_and_stats(admin: psycopg.Connection, table: str, capsy
     assert "removed 5000 so far..." in out and "removed 12000 expired session(s)" in out
     assert main(["stats", "--store", url]) == 0
     assert "live sessions: 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/no_such_database_here", 'database "no_such_database_here"'),
+        ("postgresql://no_such_role_here@127.0.0.1:5432/test", 'role "no_such_role_here"'),
+    ],
+)
+def test_wrong_settings_fail_at_once_saying_what_to_change(admin: psycopg.Connection, url: str, named: str) -> None:
+    store = PostgresStore.from_url(url)
+    try:
+        for _ in range(2):  # every request says so, not only the first
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="check the user, password and database name") as caught:
+                store.load("k")
+            assert time.monotonic() - started < 1.0
+            assert not isinstance(caught.value, StoreUnavailable)
+            assert named in str(caught.value)
+    finally:
+        store.close()

@@ -24,6 +24,9 @@ __all__ = ["PostgresStore"]
 
 _Rows = list[tuple[Any, ...]]
 _LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "target_session_attrs")
+# What the server says (in English) when it refuses the settings rather than the moment;
+# "the database system is starting up" or "too many clients" are passing states.
+_REFUSED_SETTINGS = ("does not exist", "authentication failed", "no pg_hba.conf entry", "permission denied")
 # Pools inherited over fork() belong to the parent: closing or even finalizing them
 # in the child could disturb the parent's connections, so the child keeps them alive.
 _INHERITED: list[Pool] = []
@@ -263,6 +266,8 @@ class PostgresStore:
         active = self._active
         if active is not None and active[0] == os.getpid():
             return active[1]
+        if self._app_pool is None:
+            self._check_server()  # outside the lock: one slow attempt must not queue the others
         with self._lock:
             pid = os.getpid()
             if self._active is not None and self._active[0] != pid and self._active[1] is not self._app_pool:
@@ -283,6 +288,22 @@ class PostgresStore:
             name=f"wsgisession {self.table}",
             on_connect_error=self._note_connect_error,
         )
+
+    def _check_server(self) -> None:
+        """Connect once before this process opens its pool. A pool retries a refused
+        connection in the background until its timeout, so a wrong user, password or
+        database would look like an outage; here it fails at once, saying what to
+        change, and an unreachable server fails within ``connect_timeout``."""
+        try:
+            psycopg.connect(self._conninfo, autocommit=True).close()
+        except psycopg.OperationalError as exc:
+            reason = _first_line(exc)
+            if "FATAL:" in reason and any(phrase in reason for phrase in _REFUSED_SETTINGS):
+                raise StoreError(
+                    f"PostgreSQL at {self.server} refused the session store's settings ({reason}): "
+                    "check the user, password and database name in the store URL"
+                ) from exc
+            raise StoreUnavailable(self.server, reason) from exc
 
     def _note_connect_error(self, exc: Exception | None) -> None:
         self._last_connect_error = exc
