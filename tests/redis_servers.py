@@ -14,11 +14,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from mirakuru import TCPExecutor
 
-__all__ = ["LocalRedis", "LocalRedisCluster", "redis_binaries_missing"]
+__all__ = ["LocalRedis", "LocalRedisCluster", "TLSFiles", "make_tls_files", "redis_binaries_missing"]
 
 HOST = "127.0.0.1"
 _BUS_OFFSET = 10_000  # a cluster node also listens on its port + 10000
@@ -30,6 +31,35 @@ def redis_binaries_missing() -> str | None:
         if shutil.which(binary) is None:
             return f"{binary} is not on the PATH"
     return None
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway certificate authority and a server certificate for 127.0.0.1."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls_files(directory: Path) -> TLSFiles:
+    """Make a CA and a server certificate it signed (valid for IP 127.0.0.1) with the
+    ``openssl`` command; :class:`RuntimeError` when it is not on the PATH."""
+    if shutil.which("openssl") is None:
+        raise RuntimeError("openssl is not on the PATH")
+    files = TLSFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    (directory / "san.ext").write_text(f"subjectAltName=IP:{HOST}\n")
+    for command in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wsgisession test CA",
+         "-keyout", str(directory / "ca.key"), "-out", str(files.ca)],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={HOST}",
+         "-keyout", str(files.key), "-out", str(directory / "server.csr")],
+        ["x509", "-req", "-days", "2", "-in", str(directory / "server.csr"), "-CA", str(files.ca),
+         "-CAkey", str(directory / "ca.key"), "-CAcreateserial", "-extfile", str(directory / "san.ext"),
+         "-out", str(files.cert)],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *command], capture_output=True, check=True, timeout=60)
+    return files
 
 
 def _port_is_free(port: int) -> bool:
@@ -57,9 +87,12 @@ class LocalRedis:
     data is gone, as it would be after a crash without persistence.
     """
 
-    def __init__(self, directory: Path, port: int | None = None, cluster: bool = False) -> None:
+    def __init__(
+        self, directory: Path, port: int | None = None, cluster: bool = False, tls: TLSFiles | None = None
+    ) -> None:
         self.directory = directory
         self.cluster = cluster
+        self.tls = tls  # with it, the port speaks TLS only
         self.port = port or free_port(cluster)
         self.unix_socket = directory / f"redis-{self.port}.sock"
         self._executor: TCPExecutor | None = None
@@ -74,13 +107,21 @@ class LocalRedis:
         command = [
             "redis-server",
             "--bind", HOST,
-            "--port", str(self.port),
+            "--port", "0" if self.tls else str(self.port),
             "--unixsocket", str(self.unix_socket),
             "--save", "",
             "--appendonly", "no",
             "--dir", str(self.directory),
             "--logfile", str(self.directory / f"redis-{self.port}.log"),
         ]  # fmt: skip
+        if self.tls:
+            command += [
+                "--tls-port", str(self.port),
+                "--tls-cert-file", str(self.tls.cert),
+                "--tls-key-file", str(self.tls.key),
+                "--tls-ca-cert-file", str(self.tls.ca),
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
         if self.cluster:
             command += [
                 "--cluster-enabled", "yes",

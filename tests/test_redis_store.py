@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +18,15 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis_servers import HOST, LocalRedis, LocalRedisCluster, free_port, redis_binaries_missing
+from redis_servers import (
+    HOST,
+    LocalRedis,
+    LocalRedisCluster,
+    TLSFiles,
+    free_port,
+    make_tls_files,
+    redis_binaries_missing,
+)
 from wsgisession_redis import RedisStore
 from wsgisession_redis._record import pack
 
@@ -33,7 +42,7 @@ def _key() -> str:
 
 def _store(url: str, prefix: str, **options: object) -> RedisStore:
     query = "&".join(f"{name}={value}" for name, value in {"prefix": prefix, **options}.items())
-    return RedisStore.from_url(f"{url}?{query}")
+    return RedisStore.from_url(f"{url}{'&' if '?' in url else '?'}{query}")
 
 
 def _cleaning_factory(url: str) -> Iterator[StoreFactory]:
@@ -84,6 +93,23 @@ def cluster() -> Iterator[LocalRedisCluster]:
     local.stop()
 
 
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRedis, TLSFiles]]:
+    """A redis-server of this module's own that speaks only TLS, with a throwaway CA."""
+    missing = redis_binaries_missing()
+    if missing:
+        require_server("redis-server", missing)
+    directory = Path(tmp_path_factory.mktemp("redis-tls"))
+    try:
+        files = make_tls_files(directory)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        require_server("TLS certificates for a Redis test server", str(exc))
+    server = LocalRedis(directory, tls=files)
+    server.start()
+    yield server, files
+    server.stop()
+
+
 class TestRedisStore(StoreContract, CountClearContract):
     """The contract on the shared server."""
 
@@ -98,6 +124,28 @@ class TestRedisClusterStore(StoreContract, CountClearContract):
     @pytest.fixture
     def store_factory(self, cluster: LocalRedisCluster) -> Iterator[StoreFactory]:
         yield from _cleaning_factory(cluster.url)
+
+
+class TestRedisTLSStore(StoreContract, CountClearContract):
+    """The contract over ``rediss://``, verifying the server against its CA."""
+
+    @pytest.fixture
+    def store_factory(self, tls_redis: tuple[LocalRedis, TLSFiles]) -> Iterator[StoreFactory]:
+        server, files = tls_redis
+        yield from _cleaning_factory(f"rediss://{server.address}/0?ssl_ca_certs={files.ca}")
+
+
+def test_tls_server_not_trusted_is_unavailable_saying_why(tls_redis: tuple[LocalRedis, TLSFiles]) -> None:
+    server, _ = tls_redis
+    store = RedisStore.from_url(f"rediss://{server.address}/0")  # the system's CAs do not know this one
+    with pytest.raises(StoreUnavailable, match="certificate verify failed") as caught:
+        store.load(_key())
+    assert caught.value.server == server.address
+    plain = RedisStore.from_url(f"redis://{server.address}/0?timeout=1")  # TLS port, plain client
+    with pytest.raises(StoreUnavailable):
+        plain.load(_key())
+    store.close()
+    plain.close()
 
 
 class TestRedisRoundTrips(RoundTripContract):
