@@ -672,16 +672,41 @@ def test_regenerate_carries_over_a_write_saved_meanwhile(backend: Backend) -> No
     _assert_dead(build(backend.store), backend.store, cookie)
 
 
-def test_a_write_after_the_session_was_emptied_is_kept(backend: Backend) -> None:
+def test_a_write_after_the_session_was_emptied_is_dropped(backend: Backend) -> None:
     """The other order: a request that loaded the session, then added to the cart,
-    commits after another consumed the last flash message and emptied the session.
-    The cart is merged into the empty session, and the session lives on."""
+    commits after another emptied it (``session.clear()`` is how many apps log out).
+    An emptied session is deleted, and like a destroyed one it is not brought back."""
     script = Scripted(backend.store)
-    cookie = script.create(flash="saved")
-    _, headers, _ = _interleave(script, cookie, late=_set(cart=[1]), early=_delete("flash"))
-    assert _stored(backend.store, _sid(cookie)) == {"cart": [1]}
-    assert session_cookie(headers) == cookie, "the session lives on: the browser needs its cookie back"
-    assert script.app.stats.snapshot() == {"conflicts": 1, "merged": 1, "dropped": 0, "given_up": 0}
+    cookie = script.create(user="alice")
+    _, headers, _ = _interleave(script, cookie, late=_set(cart=[1]), early=lambda session: session.clear())
+    assert backend.store.load(store_key(_sid(cookie))) is None
+    assert session_cookie(headers) is None, "the late request must not send the dead cookie again"
+    assert script.app.stats.snapshot() == {"conflicts": 1, "merged": 0, "dropped": 1, "given_up": 0}
+
+
+def test_a_rolling_read_after_the_session_was_emptied_does_not_revive_it(backend: Backend) -> None:
+    """A read-only request with a rolling refresh due, loaded before another request
+    emptied the session: its touch finds nothing, and it sends no cookie."""
+    script = Scripted(backend.store, rolling=True, max_age=3600)
+    cookie = script.create(flash="hi")
+    backend.store.touch(store_key(_sid(cookie)), 1000)  # idle long enough for a refresh
+    _, headers, _ = _interleave(script, cookie, late=lambda session: session.get("flash"), early=_delete("flash"))
+    assert session_cookie(headers) is None
+    assert backend.store.load(store_key(_sid(cookie))) is None
+
+
+def test_logout_of_a_session_already_emptied_expires_the_cookie(backend: Backend) -> None:
+    """destroy() on a cookie whose session is gone still expires that cookie."""
+    script = Scripted(backend.store)
+    cookie = script.create(flash="hi")
+    script.call(_delete("flash"), cookie)
+
+    def read_then_log_out(session: Session) -> None:
+        session.get("x")  # loads: finds no record
+        session.destroy()
+
+    _, headers, _ = script.call(read_then_log_out, cookie)
+    assert session_cookie(headers) == "session="
 
 
 def test_regenerate_racing_with_logout_brings_nothing_back(backend: Backend) -> None:

@@ -9,7 +9,7 @@ same session saved first, the engine reloads, re-applies this request's own chan
 key by key and tries again (``conflicts="merge"``), so neither request's changes are
 lost; a session deleted meanwhile is never brought back. Deletes that other requests
 may race with (a session emptied of its last key, the old id of a regenerated one)
-are made conditional the same way, through a tombstone (see :data:`payload.GONE`).
+are made conditional the same way, through a tombstone (see :data:`payload.TOMBSTONE`).
 """
 
 from __future__ import annotations
@@ -170,7 +170,8 @@ class SessionEngine:
         data = session._data or {}
         result = self._write(session, can_set_cookie)
         if data and result.value is None and session._record is None:
-            # A regenerated session that could not be given to the browser: keep the old one.
+            # Nothing is stored under the session's id. After a regenerate whose new id
+            # could not reach the browser (the headers were gone), the old id must stay.
             return result
         moved = session._moved_from
         for sid in session._retired:
@@ -316,7 +317,7 @@ class SessionEngine:
         for attempt in range(MAX_ATTEMPTS):
             keeps = self._keeps(session)
             if not keeps:
-                raw = payload.EMPTIED
+                raw = payload.TOMBSTONE
             elif raw is None:
                 raw = payload.encode(stored)
             try:
@@ -337,6 +338,7 @@ class SessionEngine:
             if attempt:
                 self.stats.add("merged")
             if not keeps:
+                self.store.delete(key)  # stops a rolling touch, which would revive the id
                 session._record = None
                 return "emptied"
             session._record = Record(raw, new_version, time.time() + ttl)
@@ -353,7 +355,7 @@ class SessionEngine:
         current: Record | None = None  # the old record as last reloaded, if it changed
         for attempt in range(MAX_ATTEMPTS):
             try:
-                self.store.save(key, payload.GONE, payload.TOMBSTONE_TTL, record.version)
+                self.store.save(key, payload.TOMBSTONE, payload.TOMBSTONE_TTL, record.version)
             except VersionConflict:
                 reloaded = self._reload(key, attempt)
                 if reloaded is None:
@@ -368,8 +370,9 @@ class SessionEngine:
         raise self._give_up()
 
     def _carry_over(self, session: Session, loaded: payload.Payload | None, current: Record) -> CommitResult:
-        """Merge what other requests saved to the old id into the new one: nobody else
-        knows the new id yet, so this save cannot conflict."""
+        """Merge what other requests saved to the old id into the new one. Nobody else
+        knows the new id yet, so this save does not conflict; it deletes the session if
+        the other requests removed every key."""
         self.stats.add("merged")
         stored = self._rebase(session, current, self._changes(session, loaded))
         if self._save(session, stored, self._lifetime(session)[0]) != "saved":
@@ -378,20 +381,17 @@ class SessionEngine:
 
     def _reload(self, key: str, attempt: int) -> Record | None:
         """After the ``attempt``-th conflict in a row: the record as it is now, to merge
-        into; ``None`` if it was destroyed, or moved to a new id by a regenerate."""
+        into; ``None`` if it was deleted (destroyed, emptied or moved by a regenerate)."""
         self.stats.add("conflicts")
         # Wait before reloading, not between reload and save: that gap is where the
         # next conflict comes from.
         time.sleep(random.uniform(0, min(BACKOFF * 2**attempt, BACKOFF_CAP)))
-        record = self.store.load(key)
-        return None if record is None or record.data == payload.GONE else record
+        return self._live(key)
 
     def _live(self, key: str) -> Record | None:
         """The record under ``key`` if it holds a session (not a tombstone)."""
         record = self.store.load(key)
-        if record is None or record.data in (payload.GONE, payload.EMPTIED):
-            return None
-        return record
+        return None if record is None or record.data == payload.TOMBSTONE else record
 
     def _give_up(self) -> SessionConflictError:
         self.stats.add("given_up")
@@ -413,10 +413,7 @@ class SessionEngine:
         session then holds the merged data, so a later save starts from it."""
         if self.conflicts == "overwrite":
             return self.snapshot(session)
-        if current.data == payload.EMPTIED:
-            stored = payload.Payload(session._created, session._stored_max_age, self.serializer.dumps({}))
-        else:
-            stored = payload.decode(current.data)
+        stored = payload.decode(current.data)
         if not changes.max_age_set:
             session._stored_max_age = stored.max_age  # e.g. "remember me" set by the other request
         merged = self.serializer.loads(stored.data)

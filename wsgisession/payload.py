@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BROWSER_SESSION", "EMPTIED", "GONE", "TOMBSTONE_TTL", "Payload", "decode", "encode"]
+__all__ = ["BROWSER_SESSION", "TOMBSTONE", "TOMBSTONE_TTL", "Payload", "decode", "encode"]
 
 _MAGIC = b"ws1"
 BROWSER_SESSION = -1
 """``max_age`` as stored for a session whose cookie ends with the browser session."""
 
-GONE = _MAGIC + b" gone\n"
-EMPTIED = _MAGIC + b" empty\n"
-TOMBSTONE_TTL = 30
-"""The protocol's delete is unconditional, and would erase a change another request
+TOMBSTONE = _MAGIC + b" gone\n"
+"""The protocol's delete is unconditional: it would erase a change another request
 saved meanwhile. So where the engine deletes a record other requests may be saving
-to, it first replaces it, with a save conditional on the version it loaded, by a
-tombstone that lives :data:`TOMBSTONE_TTL` seconds (longer than a request runs):
-:data:`GONE` for the old id of a regenerated session, :data:`EMPTIED` for a session
-emptied of its last key. Both read as no session at all; a request that loaded the
-session before it was emptied, and saves after, merges its changes into the empty
-session instead of losing them."""
+to (a session emptied of its last key, the old id of a regenerated one), it first
+replaces it by this tombstone, with a save conditional on the version it loaded, and
+deletes it right after. The tombstone reads as no session at all."""
+TOMBSTONE_TTL = 30
+"""Seconds a tombstone lives if its delete never comes (the process died between)."""
 
 
 @dataclass(frozen=True, slots=True)

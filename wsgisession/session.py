@@ -38,6 +38,7 @@ class Session(MutableMapping[str, Any]):
     # The request's state, defaulted here so that a request that never uses its
     # session pays for two assignments, not fourteen.
     _sid: str | None = None
+    _from_cookie: str | None = None  # the verified id the request's cookie carried
     _data: dict[str, Any] | None = None
     _record: Record | None = None
     _loaded: payload.Payload | None = None
@@ -96,7 +97,8 @@ class Session(MutableMapping[str, Any]):
     def _cookie_id(self) -> str | None:
         """The verified id the request's cookie carries, read on first need."""
         if self._read_id is not None:
-            self._sid, self._read_id = self._read_id(), None
+            self._sid = self._from_cookie = self._read_id()
+            self._read_id = None
         return self._sid
 
     # --- mapping -------------------------------------------------------------------
@@ -209,10 +211,12 @@ class Session(MutableMapping[str, Any]):
         The session is empty afterwards; anything written to it later in the same
         request starts a new session under a new id.
         """
-        # Unloaded, the cookie's id is deleted without a load; loaded, only a stored record.
-        sid = self._cookie_id() if self._data is None else self._sid if self._record is not None else None
-        if sid is not None:
-            self._retired += (sid,)
+        # The id the cookie names is deleted without a load, and its cookie expired,
+        # whether or not a record was found; so is a record this request created.
+        self._cookie_id()
+        for sid in (self._from_cookie, self._sid if self._record is not None else None):
+            if sid is not None and sid not in self._retired:
+                self._retired += (sid,)
         self._moved_from = None
         self._uses += 1
         self._sid, self._record, self._loaded = None, None, None
