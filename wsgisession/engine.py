@@ -27,7 +27,7 @@ from . import payload
 from .config import ExpiryOptions
 from .ids import store_key, valid_id
 from .serializers import Serializer
-from .session import Session
+from .session import MovedFrom, Session
 from .store import Record, SessionStore, StoreError, VersionConflict
 
 __all__ = ["CommitResult", "ConflictStats", "SessionConflictError", "SessionEngine"]
@@ -45,7 +45,6 @@ BACKOFF, BACKOFF_CAP = 0.001, 0.05
 spread out instead of colliding again."""
 Conflicts = Literal["merge", "overwrite"]
 _Saved = Literal["saved", "emptied", "gone"]
-_Moved = tuple[str, Record, payload.Payload | None]
 
 
 class SessionConflictError(StoreError):
@@ -346,7 +345,7 @@ class SessionEngine:
             return "saved"
         raise self._give_up()
 
-    def _retire_moved(self, session: Session, moved: _Moved, result: CommitResult) -> CommitResult:
+    def _retire_moved(self, session: Session, moved: MovedFrom, result: CommitResult) -> CommitResult:
         """Delete the id a regenerated session moved from. Changes other requests saved
         to it after this one loaded it are carried over to the new id; a logout that
         deleted it first wins, and the new id is dropped."""

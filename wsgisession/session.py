@@ -27,6 +27,10 @@ _IMMUTABLE = frozenset(
 )
 
 
+MovedFrom = tuple[str, Record, payload.Payload | None]
+"""The id a regenerated session moved from, with its record and payload as loaded."""
+
+
 class Session(MutableMapping[str, Any]):
     """A server-side session: a mutable mapping of string keys to storable values.
 
@@ -45,8 +49,7 @@ class Session(MutableMapping[str, Any]):
     _created = 0.0
     _stored_max_age: int | None = None
     _retired: tuple[str, ...] = ()  # ids this request destroyed or moved away from
-    # The id regenerate() took the data from, and its record and payload as loaded.
-    _moved_from: tuple[str, Record, payload.Payload | None] | None = None
+    _moved_from: MovedFrom | None = None
     _uses = 0  # every use of the session through its API counts one
     _dirty = False  # set, deleted or lifetime changed since loaded or saved
     _committed_at = -1  # the count of uses when the engine last committed
