@@ -579,3 +579,19 @@ def test_rolling_renewal_never_fails_a_page_that_does_not_use_the_session(tmp_pa
 def test_secure_false_is_never_secure(make_client: Client) -> None:
     [cookie] = set_cookies(make_client(secure=False).get("/set/k/v", extra_environ={"wsgi.url_scheme": "https"}))
     assert "secure" not in cookie.lower()
+
+
+def test_memory_store_under_several_processes_warns_once(
+    store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    several = {**_environ(), "wsgi.multiprocess": True}
+    in_memory = SessionMiddleware(echo_app, secret=SECRET, store="memory://")
+    with caplog.at_level(logging.WARNING, logger="wsgisession"):
+        for _ in range(3):
+            serve(in_memory, dict(several))
+    assert len([r for r in caplog.records if "each sees different sessions" in r.message]) == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wsgisession"):
+        serve(SessionMiddleware(echo_app, secret=SECRET, store="memory://"), _environ())  # one process: fine
+        serve(SessionMiddleware(echo_app, secret=SECRET, store=store), dict(several))  # a shared store: fine
+    assert not caplog.records

@@ -89,6 +89,7 @@ class SessionMiddleware:
         self.environ_key = environ_key
         self.save_on_error = save_on_error
         self._warned_insecure = False
+        self._checked_server = False
 
     @property
     def stats(self) -> ConflictStats:
@@ -97,6 +98,8 @@ class SessionMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request with its session."""
+        if not self._checked_server:
+            self._check_server(environ)
         session = self.engine.open(partial(self._session_id, environ))
         environ[self.environ_key] = session
         response = _Response(self, environ, session, start_response)
@@ -116,6 +119,16 @@ class SessionMiddleware:
             if sid is not None:
                 return sid
         return None
+
+    def _check_server(self, environ: WSGIEnvironment) -> None:
+        """On the first request: warn if the server runs several processes while the
+        sessions live in one process's memory, where each worker sees its own."""
+        self._checked_server = True
+        if isinstance(self.store, MemoryStore) and environ.get("wsgi.multiprocess"):
+            log.warning(
+                "sessions are kept in this process's memory (memory://) but the server runs several "
+                "processes, so each sees different sessions: use store='sqlite:///sessions.db' or a server store"
+            )
 
     def may_write(self, environ: WSGIEnvironment) -> bool:
         """Whether the session cookie can reach this client: a cookie that must be
