@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from webob.cookies import parse_cookie  # type: ignore[attr-defined]
 
 from wsgisession.cookies import KeyRing, is_https, read_cookies
@@ -60,30 +59,6 @@ def test_https_detection() -> None:
     # The last hop is ours; whatever the client claimed before it is not trusted.
     spoofed = {"wsgi.url_scheme": "http", "HTTP_X_FORWARDED_PROTO": "https, http"}
     assert not is_https(spoofed, trust_proxy=True)
-
-
-@pytest.mark.parametrize(
-    ("header", "https"),
-    [
-        ("proto=https", True),
-        ('for=192.0.2.60;proto="HTTPS";by=203.0.113.43', True),
-        ("for=198.51.100.17;proto=https, for=192.0.2.60;proto=http", False),  # the client's claim, then ours
-        ("for=192.0.2.60;proto=http, for=10.0.0.1;proto=https", True),
-        ("for=192.0.2.60", False),  # no proto: X-Forwarded-Proto (absent here) decides
-    ],
-)
-def test_https_from_the_forwarded_header(header: str, https: bool) -> None:
-    environ = {"wsgi.url_scheme": "http", "HTTP_FORWARDED": header}
-    assert is_https(environ, trust_proxy=True) is https
-    assert not is_https(environ, trust_proxy=False)
-
-
-def test_x_forwarded_proto_wins_over_a_forwarded_header() -> None:
-    # A proxy that sets X-Forwarded-Proto may pass the client's own Forwarded through.
-    claimed = {"wsgi.url_scheme": "http", "HTTP_FORWARDED": "proto=https", "HTTP_X_FORWARDED_PROTO": "http"}
-    assert not is_https(claimed, trust_proxy=True)
-    both = {"wsgi.url_scheme": "http", "HTTP_FORWARDED": "proto=http", "HTTP_X_FORWARDED_PROTO": "https"}
-    assert is_https(both, trust_proxy=True)
 
 
 def test_fast_path_agrees_with_webob() -> None:

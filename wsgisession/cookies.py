@@ -127,28 +127,14 @@ def _single_simple_value(header: str, name: str) -> str | None:
 
 
 def is_https(environ: dict[str, Any], trust_proxy: bool) -> bool:
-    """Whether the client reached us over https. A proxy's word counts only with
-    ``trust_proxy``, and then only its last hop, the one our own proxy added:
-    ``X-Forwarded-Proto``, or for a proxy that sends only the standard ``Forwarded``
-    header (RFC 7239), its ``proto``. A proxy that sets ``X-Forwarded-Proto`` may pass
-    a client's ``Forwarded`` through untouched, so that one is read only without it."""
+    """Whether the client reached us over https. ``X-Forwarded-Proto`` counts only
+    with ``trust_proxy``, and then its last value: the one our own proxy set."""
     if environ.get("wsgi.url_scheme") == "https":
         return True
-    if not trust_proxy:
-        return False
-    proto: str | None = environ.get("HTTP_X_FORWARDED_PROTO")
-    if proto is None:
-        proto = _forwarded_proto(str(environ.get("HTTP_FORWARDED", ""))) or ""
-    return proto.rpartition(",")[2].strip().lower() == "https"
-
-
-def _forwarded_proto(header: str) -> str | None:
-    """The ``proto`` of the last element of a ``Forwarded`` header, if it names one."""
-    for pair in header.rpartition(",")[2].split(";"):
-        name, _, value = pair.strip().partition("=")
-        if name.lower() == "proto":
-            return value.strip('"')
-    return None
+    if trust_proxy:
+        forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
+        return forwarded.rpartition(",")[2].strip().lower() == "https"
+    return False
 
 
 def set_header(options: CookieOptions, value: str, max_age: int | None, secure: bool) -> str:
