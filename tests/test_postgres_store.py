@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -417,6 +418,7 @@ def test_cli_schema_prune_and_stats(admin: psycopg.Connection, table: str, capsy
     [
         ("postgresql://postgres@127.0.0.1:5432/no_such_database_here", 'database "no_such_database_here"'),
         ("postgresql://no_such_role_here@127.0.0.1:5432/test", 'role "no_such_role_here"'),
+        ("postgresql://postgres@127.0.0.1:5432/test?sslmode=bogus", "invalid sslmode value"),
     ],
 )
 def test_wrong_settings_fail_at_once_saying_what_to_change(admin: psycopg.Connection, url: str, named: str) -> None:
@@ -424,10 +426,59 @@ def test_wrong_settings_fail_at_once_saying_what_to_change(admin: psycopg.Connec
     try:
         for _ in range(2):  # every request says so, not only the first
             started = time.monotonic()
-            with pytest.raises(StoreError, match="check the user, password and database name") as caught:
+            with pytest.raises(StoreError, match="check the user, password, database name and options") as caught:
                 store.load("k")
             assert time.monotonic() - started < 1.0
             assert not isinstance(caught.value, StoreUnavailable)
             assert named in str(caught.value)
     finally:
         store.close()
+
+
+def test_a_role_that_may_not_log_in_is_a_settings_error(admin: psycopg.Connection) -> None:
+    role = f"ws_nologin_{uuid.uuid4().hex[:8]}"
+    admin.execute(f"CREATE ROLE {role} NOLOGIN")
+    store = PostgresStore.from_url(f"postgresql://{role}@127.0.0.1:5432/test")
+    try:
+        with pytest.raises(StoreError, match="not permitted to log in") as caught:
+            store.load("k")
+        assert not isinstance(caught.value, StoreUnavailable)
+    finally:
+        store.close()
+        admin.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("database", ["test", "no_such_database_here"])
+def test_threads_arriving_together_share_one_check(
+    admin: psycopg.Connection, table: str, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first requests of a process, in 16 threads at once, make one checking
+    connection between them, not one each, whether it succeeds or fails."""
+    checks: list[str] = []
+    real_connect = psycopg.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> psycopg.Connection[Any]:
+        checks.append("connect")
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", counting_connect)
+    store = PostgresStore.from_url(f"postgresql://postgres@127.0.0.1:5432/{database}?table={table}")
+    barrier = threading.Barrier(16)
+    outcomes: list[str] = []
+
+    def first_request() -> None:
+        barrier.wait()
+        try:
+            store.load("k")
+            outcomes.append("ok")
+        except StoreError as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=first_request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    store.close()
+    assert checks == ["connect"]
+    assert set(outcomes) == ({"ok"} if database == "test" else {"StoreError"}) and len(outcomes) == 16

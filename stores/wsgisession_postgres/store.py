@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,9 +25,17 @@ __all__ = ["PostgresStore"]
 
 _Rows = list[tuple[Any, ...]]
 _LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "target_session_attrs")
-# What the server says (in English) when it refuses the settings rather than the moment;
-# "the database system is starting up" or "too many clients" are passing states.
-_REFUSED_SETTINGS = ("does not exist", "authentication failed", "no pg_hba.conf entry", "permission denied")
+# What libpq or the server says (in English) when it refuses the settings rather than
+# the moment; "the database system is starting up" or "too many clients" pass.
+_REFUSED_SETTINGS = (
+    "does not exist",  # database or role
+    "authentication failed",
+    "pg_hba.conf",
+    "not permitted to log in",
+    "permission denied",
+    "SSL was required",
+    "invalid ",  # libpq's own checks: port number, sslmode value, connection option...
+)
 # Pools inherited over fork() belong to the parent: closing or even finalizing them
 # in the child could disturb the parent's connections, so the child keeps them alive.
 _INHERITED: list[Pool] = []
@@ -91,6 +100,7 @@ class PostgresStore:
         self._ddl_lock = threading.Lock()
         self._active: tuple[int, Pool] | None = None
         self._last_connect_error: Exception | None = None
+        self._failed_check: tuple[float, str] | None = None  # until when, and why
         self._pruner = None if prune_interval is None else BackgroundPruner(self.prune, prune_interval, f"prune {self}")
 
     def __repr__(self) -> str:
@@ -266,13 +276,15 @@ class PostgresStore:
         active = self._active
         if active is not None and active[0] == os.getpid():
             return active[1]
-        if self._app_pool is None:
-            self._check_server()  # outside the lock: one slow attempt must not queue the others
         with self._lock:
             pid = os.getpid()
-            if self._active is not None and self._active[0] != pid and self._active[1] is not self._app_pool:
-                _INHERITED.append(self._active[1])
-            if self._active is None or self._active[0] != pid:
+            if self._active is not None and self._active[0] != pid:
+                if self._active[1] is not self._app_pool:
+                    _INHERITED.append(self._active[1])
+                self._active = None
+            if self._active is None:
+                if self._app_pool is None:
+                    self._check_server()  # under the lock: one attempt, whose answer the others share
                 self._active = (pid, self._app_pool or self._open_pool())
             if self._pruner is not None:
                 self._pruner.start()
@@ -294,16 +306,24 @@ class PostgresStore:
         connection in the background until its timeout, so a wrong user, password or
         database would look like an outage; here it fails at once, saying what to
         change, and an unreachable server fails within ``connect_timeout``."""
+        failed = self._failed_check
+        if failed is not None and time.monotonic() < failed[0]:
+            raise self._check_error(failed[1])  # the attempt this thread queued behind failed
         try:
             psycopg.connect(self._conninfo, autocommit=True).close()
         except psycopg.OperationalError as exc:
             reason = _first_line(exc)
-            if "FATAL:" in reason and any(phrase in reason for phrase in _REFUSED_SETTINGS):
-                raise StoreError(
-                    f"PostgreSQL at {self.server} refused the session store's settings ({reason}): "
-                    "check the user, password and database name in the store URL"
-                ) from exc
-            raise StoreUnavailable(self.server, reason) from exc
+            self._failed_check = (time.monotonic() + 1.0, reason)
+            raise self._check_error(reason) from exc
+        self._failed_check = None
+
+    def _check_error(self, reason: str) -> StoreError:
+        if any(phrase in reason for phrase in _REFUSED_SETTINGS):
+            return StoreError(
+                f"PostgreSQL at {self.server} refused the session store's settings ({reason}): "
+                "check the user, password, database name and options in the store URL"
+            )
+        return StoreUnavailable(self.server, reason)
 
     def _note_connect_error(self, exc: Exception | None) -> None:
         self._last_connect_error = exc
