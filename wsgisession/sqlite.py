@@ -179,8 +179,8 @@ class SQLiteStore:
             return StoreUnavailable(f"sqlite:{self.path}", exc)
         if primary == _SQLITE_ERROR:
             return StoreError(
-                f"SQLite store {self.path}: {exc}. Table {self.table} seems to hold something other than "
-                "sessions: choose another table name (table=...) or drop it"
+                f"SQLite store {self.path}, table {self.table}: {exc}. If that table holds something "
+                "other than sessions, choose another table name (table=...)"
             )
         return StoreError(f"SQLite store {self.path}: {exc}")
 
@@ -203,8 +203,15 @@ class SQLiteStore:
             )
             self._connections.append(connection)
             generation = self._generation
-        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
-        self._prepare(connection)
+        try:
+            connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+            self._prepare(connection)
+        except sqlite3.Error:
+            with self._lock:  # the next request starts over: never keep a half-made connection
+                if connection in self._connections:
+                    self._connections.remove(connection)
+            connection.close()
+            raise
         self._local.connection, self._local.generation, self._local.pid = connection, generation, pid
         return connection
 
