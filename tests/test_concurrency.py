@@ -447,12 +447,20 @@ def _assert_after_race(race: Race, old: str) -> None:
         assert fresh is None or _sid(fresh) != _sid(old)
 
 
-@pytest.mark.usefixtures("fine_switching")
-def test_logout_while_writers_run(backend: Backend, report: Reporter) -> None:
+def _race_reported(
+    backend: Backend, report: Reporter, action: str
+) -> tuple[ContentionAnswer, str, Race, tuple[str, list[tuple[str, str]], bytes]]:
+    """:func:`_race` on a fresh session of ``backend``, its counters reported."""
     app = ContentionAnswer(build(backend.store))
     cookie = _seed(app)
-    race, (status, headers, _) = _race(app, cookie, "/logout")
-    report(f"logout-{backend.name}", {**app.app.stats.snapshot(), "requests_after": len(race.after)})
+    race, answer = _race(app, cookie, f"/{action}")
+    report(f"{action}-{backend.name}", {**app.app.stats.snapshot(), "requests_after": len(race.after)})
+    return app, cookie, race, answer
+
+
+@pytest.mark.usefixtures("fine_switching")
+def test_logout_while_writers_run(backend: Backend, report: Reporter) -> None:
+    app, cookie, race, (status, headers, _) = _race_reported(backend, report, "logout")
     assert status.startswith("200")
     assert session_cookie(headers) == "session="  # expired
     _assert_after_race(race, cookie)
@@ -461,10 +469,7 @@ def test_logout_while_writers_run(backend: Backend, report: Reporter) -> None:
 
 @pytest.mark.usefixtures("fine_switching")
 def test_regenerate_while_writers_run(backend: Backend, report: Reporter) -> None:
-    app = ContentionAnswer(build(backend.store))
-    cookie = _seed(app)
-    race, (status, headers, _) = _race(app, cookie, "/regenerate")
-    report(f"regenerate-{backend.name}", {**app.app.stats.snapshot(), "requests_after": len(race.after)})
+    app, cookie, race, (status, headers, _) = _race_reported(backend, report, "regenerate")
     new = session_cookie(headers)
     assert status.startswith("200") and new is not None and _sid(new) != _sid(cookie)
     _assert_after_race(race, cookie)

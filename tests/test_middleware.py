@@ -200,23 +200,19 @@ def test_every_cookie_attribute(make_client: Client) -> None:
     assert "HttpOnly" not in cookie
 
 
-def test_error_status_saves_nothing(client: TestApp, store: CountingStore) -> None:
+@pytest.mark.parametrize(
+    ("save_on_error", "after_500", "after_raise"), [(False, "v", "v"), (True, "changed", "raised")]
+)
+def test_errors_save_only_with_save_on_error(
+    make_client: Client, save_on_error: bool, after_500: str, after_raise: str
+) -> None:
+    client = make_client(save_on_error=save_on_error)
     client.get("/set/k/v")
     client.get("/fail/k/changed", status=500)
-    assert client.get("/get/k").text == "v"
+    assert client.get("/get/k").text == after_500
     with pytest.raises(RuntimeError):
         client.get("/raise/k/raised")
-    assert client.get("/get/k").text == "v"
-
-
-def test_save_on_error_saves(make_client: Client) -> None:
-    client = make_client(save_on_error=True)
-    client.get("/set/k/v")
-    client.get("/fail/k/changed", status=500)
-    assert client.get("/get/k").text == "changed"
-    with pytest.raises(RuntimeError):
-        client.get("/raise/k/raised")
-    assert client.get("/get/k").text == "raised"
+    assert client.get("/get/k").text == after_raise
 
 
 def test_commit_happens_before_the_status_leaves(make_client: Client, store: CountingStore) -> None:

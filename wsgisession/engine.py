@@ -162,8 +162,10 @@ class SessionEngine:
         With ``can_set_cookie=False`` (the headers are gone) only changes that need no
         new cookie are written.
         """
-        if not session.accessed and not session._retired:
-            if not (self.expiry.rolling and can_set_cookie and session._cookie_id() is not None):
+        if self.idle(session):
+            return NOTHING
+        if not session.accessed and not session._retired:  # untouched, with rolling on
+            if not (can_set_cookie and session._cookie_id() is not None):
                 return NOTHING
             return self._renew_untouched(session)
         data = session._data or {}

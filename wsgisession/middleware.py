@@ -207,7 +207,7 @@ class _Response:
 
     def _commit(self, headers: list[tuple[str, str]]) -> None:
         middleware, session = self.middleware, self.session
-        if (self.status_ok or middleware.save_on_error) and middleware.may_write(self.environ):
+        if self._may_save():
             result = middleware.engine.commit(session)
             self.added = middleware.headers_for(result, self.environ)
             headers.extend(self.added)
@@ -220,9 +220,12 @@ class _Response:
 
     def commit_late(self) -> None:
         """Save what changed after the headers left (or after the app raised)."""
+        if self._may_save():
+            self.middleware.engine.commit(self.session, can_set_cookie=False)
+
+    def _may_save(self) -> bool:
         middleware = self.middleware
-        if (self.status_ok or middleware.save_on_error) and middleware.may_write(self.environ):
-            middleware.engine.commit(self.session, can_set_cookie=False)
+        return (self.status_ok or middleware.save_on_error) and middleware.may_write(self.environ)
 
 
 class _ClosingBody:

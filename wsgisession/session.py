@@ -87,14 +87,15 @@ class Session(MutableMapping[str, Any]):
         """Whether the data is sure to be what was loaded or last saved: nothing was set
         or deleted, and every value is immutable, so nothing was changed in place.
         Saves encoding the session to find out, on the commonest request: a read."""
-        return not self._dirty and self._data is not None and all(type(v) in _IMMUTABLE for v in self._data.values())
+        return not self._dirty and self._data is not None and self._holds_only_immutables()
 
     def _unchanged_since_commit(self) -> bool:
         """Whether nothing can have changed since the last commit: the session was not
         used since, and it holds no list, dict or other value that could have been
         changed in place through a reference the app kept."""
-        if self._uses != self._committed_at or self._retired:
-            return False
+        return self._uses == self._committed_at and not self._retired and self._holds_only_immutables()
+
+    def _holds_only_immutables(self) -> bool:
         return self._data is None or all(type(value) in _IMMUTABLE for value in self._data.values())
 
     def _cookie_id(self) -> str | None:
